@@ -1,0 +1,164 @@
+"""Numba kernels for the CPU hot loops, with the signatures of their plain twins in ``plain``.
+
+Each public function allocates its output and calls a compiled loop. The loops are compiled
+on first use (``import minicnn`` never imports Numba) and cached on disk (``cache=True``).
+They run in parallel over images or (image, channel) planes, which write disjoint outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+Pair = tuple[int, int]
+
+_compile = njit(cache=True, nogil=True, parallel=True)
+
+
+@_compile
+def _im2col(x, cols, kh, kw, sh, sw, dh, dw, ho, wo):
+    n_images, channels = x.shape[0], x.shape[1]
+    per_image = ho * wo
+    for n in prange(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(ho):
+                        h = oh * sh + i * dh
+                        base = n * per_image + oh * wo
+                        for ow in range(wo):
+                            cols[row, base + ow] = x[n, c, h, ow * sw + j * dw]
+
+
+@_compile
+def _col2im(cols, x, kh, kw, sh, sw, dh, dw, ho, wo):
+    n_images, channels = x.shape[0], x.shape[1]
+    per_image = ho * wo
+    for n in prange(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(ho):
+                        h = oh * sh + i * dh
+                        base = n * per_image + oh * wo
+                        for ow in range(wo):
+                            x[n, c, h, ow * sw + j * dw] += cols[row, base + ow]
+
+
+def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """Numba twin of ``plain.im2col``: (N, C, H, W) -> (C*kh*kw, N*Ho*Wo)."""
+    n, c = x.shape[:2]
+    cols = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), dtype=x.dtype)
+    _im2col(np.ascontiguousarray(x), cols, *kernel, *stride, *dilation, *out_size)
+    return cols
+
+
+def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """Numba twin of ``plain.col2im``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W), summing overlaps."""
+    x = np.zeros(shape, dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), x, *kernel, *stride, *dilation, *out_size)
+    return x
+
+
+@_compile
+def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
+    n_images, channels, h, w = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    for plane in prange(n_images * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(ho):
+            h_start = oh * sh - ph
+            h_end = min(h_start + (kh - 1) * dh + 1, h)
+            while h_start < 0:
+                h_start += dh
+            for ow in range(wo):
+                w_start = ow * sw - pw
+                w_end = min(w_start + (kw - 1) * dw + 1, w)
+                while w_start < 0:
+                    w_start += dw
+                best = -np.inf
+                best_index = h_start * w + w_start
+                for ih in range(h_start, h_end, dh):
+                    for iw in range(w_start, w_end, dw):
+                        value = x[n, c, ih, iw]
+                        if value > best or np.isnan(value):
+                            best = value
+                            best_index = ih * w + iw
+                out[n, c, oh, ow] = best
+                indices[n, c, oh, ow] = best_index
+
+
+@_compile
+def _max_pool2d_backward(grad_out, indices, grad_in):
+    n_images, channels, ho, wo = grad_out.shape
+    w = grad_in.shape[3]
+    for plane in prange(n_images * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(ho):
+            for ow in range(wo):
+                index = indices[n, c, oh, ow]
+                grad_in[n, c, index // w, index % w] += grad_out[n, c, oh, ow]
+
+
+def max_pool2d_forward(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair):
+    """Numba twin of ``plain.max_pool2d_forward``: returns (out, indices)."""
+    n, c = x.shape[:2]
+    out = np.empty((n, c, *out_size), dtype=x.dtype)
+    indices = np.empty((n, c, *out_size), dtype=np.int64)
+    _max_pool2d(np.ascontiguousarray(x), out, indices, *kernel, *stride, *padding, *dilation)
+    return out, indices
+
+
+def max_pool2d_backward(grad_out, indices, in_size: Pair):
+    """Numba twin of ``plain.max_pool2d_backward``."""
+    grad_in = np.zeros((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
+    _max_pool2d_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(indices), grad_in)
+    return grad_in
+
+
+@_compile
+def _window_mean(x, out, row_start, row_end, col_start, col_end, divisor):
+    n_images, channels = x.shape[0], x.shape[1]
+    ho, wo = out.shape[2], out.shape[3]
+    for plane in prange(n_images * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(ho):
+            for ow in range(wo):
+                total = x.dtype.type(0)
+                for ih in range(row_start[oh], row_end[oh]):
+                    for iw in range(col_start[ow], col_end[ow]):
+                        total += x[n, c, ih, iw]
+                out[n, c, oh, ow] = total / divisor[oh, ow]
+
+
+@_compile
+def _window_mean_backward(grad_out, grad_in, row_start, row_end, col_start, col_end, divisor):
+    n_images, channels, ho, wo = grad_out.shape
+    for plane in prange(n_images * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(ho):
+            for ow in range(wo):
+                share = grad_out[n, c, oh, ow] / divisor[oh, ow]
+                for ih in range(row_start[oh], row_end[oh]):
+                    for iw in range(col_start[ow], col_end[ow]):
+                        grad_in[n, c, ih, iw] += share
+
+
+def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
+    """Numba twin of ``plain.window_mean_forward``."""
+    out = np.empty((*x.shape[:2], *divisor.shape), dtype=x.dtype)
+    divisor = np.ascontiguousarray(divisor, dtype=x.dtype)
+    _window_mean(np.ascontiguousarray(x), out, row_start, row_end, col_start, col_end, divisor)
+    return out
+
+
+def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start, col_end, divisor):
+    """Numba twin of ``plain.window_mean_backward``."""
+    grad_in = np.zeros((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
+    divisor = np.ascontiguousarray(divisor, dtype=grad_out.dtype)
+    _window_mean_backward(
+        np.ascontiguousarray(grad_out), grad_in, row_start, row_end, col_start, col_end, divisor
+    )
+    return grad_in

@@ -1,0 +1,147 @@
+"""Plain array versions of the hot loops: slices and reshapes, no Numba.
+
+Each function here is the reference its Numba twin in ``backend.cpu`` is tested against, the
+version that runs on CuPy arrays, and the one to read first. They take any array module.
+
+Shapes: ``x`` is (N, C, H, W); a window of kernel (kh, kw), stride (sh, sw) and dilation
+(dh, dw) at output position (oh, ow) reads rows ``oh*sh + i*dh`` and columns ``ow*sw + j*dw``
+for i < kh, j < kw (padding has already been applied by the caller).
+"""
+
+from __future__ import annotations
+
+from minicnn.backend.devices import array_module
+
+Pair = tuple[int, int]
+
+
+def _window_slices(i: int, j: int, stride: Pair, dilation: Pair, out_size: Pair):
+    """The (rows, cols) slices that kernel offset (i, j) reads for every output position."""
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_size
+    rows = slice(i * dh, i * dh + (ho - 1) * sh + 1, sh)
+    cols = slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
+    return rows, cols
+
+
+def sliding_windows(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """Every window of ``x``: (N, C, H, W) -> (N, C, kh, kw, Ho, Wo)."""
+    xp = array_module(x)
+    n, c = x.shape[:2]
+    windows = xp.empty((n, c, *kernel, *out_size), dtype=x.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows, cols = _window_slices(i, j, stride, dilation, out_size)
+            windows[:, :, i, j] = x[:, :, rows, cols]
+    return windows
+
+
+def fold_windows(windows, shape: tuple, stride: Pair, dilation: Pair):
+    """The adjoint of ``sliding_windows``: add each window element back where it was read.
+
+    (N, C, kh, kw, Ho, Wo) -> an array of ``shape`` (N, C, H, W); overlapping windows add up.
+    """
+    xp = array_module(windows)
+    kh, kw, ho, wo = windows.shape[2:]
+    x = xp.zeros(shape, dtype=windows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = _window_slices(i, j, stride, dilation, (ho, wo))
+            x[:, :, rows, cols] += windows[:, :, i, j]
+    return x
+
+
+def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """Unfold (N, C, H, W) into columns (C*kh*kw, N*Ho*Wo) for one GEMM with the weights.
+
+    Row ``(c*kh + i)*kw + j`` holds input channel c at kernel offset (i, j); column
+    ``(n*Ho + oh)*Wo + ow`` is output position (oh, ow) of image n.
+    """
+    n, c = x.shape[:2]
+    windows = sliding_windows(x, kernel, stride, dilation, out_size)
+    columns = windows.transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, Ho, Wo)
+    return columns.reshape(c * kernel[0] * kernel[1], n * out_size[0] * out_size[1])
+
+
+def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """The adjoint of ``im2col``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W) of ``shape``, summing overlaps."""
+    n, c = shape[:2]
+    columns = cols.reshape(c, *kernel, n, *out_size).transpose(3, 0, 1, 2, 4, 5)
+    return fold_windows(columns, shape, stride, dilation)
+
+
+def max_pool2d_forward(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair):
+    """Max over each window of (N, C, H, W), padded with -inf: returns (out, indices).
+
+    ``indices`` holds the flat position h*W + w of each maximum in its (H, W) plane, PyTorch's
+    choice among equals: the first maximum in window order, or the last NaN if there is one.
+    """
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    # Pad enough for the last window (ceil_mode may let it hang past the padding).
+    bottom = max(0, (out_size[0] - 1) * stride[0] + (kh - 1) * dilation[0] + 1 - h - padding[0])
+    right = max(0, (out_size[1] - 1) * stride[1] + (kw - 1) * dilation[1] + 1 - w - padding[1])
+    pad_widths = ((0, 0), (0, 0), (padding[0], bottom), (padding[1], right))
+    padded = xp.pad(x, pad_widths, mode="constant", constant_values=-xp.inf)
+    inside = xp.pad(xp.ones((1, 1, h, w), dtype=bool), pad_widths, mode="constant")
+    windows = sliding_windows(padded, kernel, stride, dilation, out_size)
+    windows = windows.reshape(n, c, kh * kw, *out_size)
+    valid = sliding_windows(inside, kernel, stride, dilation, out_size).reshape(kh * kw, *out_size)
+
+    out = windows.max(axis=2)  # NaN propagates
+    first_max = xp.argmax((windows == out[:, :, None]) & valid, axis=2)
+    is_nan = xp.isnan(windows)
+    last_nan = kh * kw - 1 - xp.argmax(is_nan[:, :, ::-1], axis=2)
+    offset = xp.where(is_nan.any(axis=2), last_nan, first_max)
+
+    i, j = offset // kw, offset % kw
+    rows = xp.arange(out_size[0]).reshape(-1, 1) * stride[0] - padding[0] + i * dilation[0]
+    cols = xp.arange(out_size[1]) * stride[1] - padding[1] + j * dilation[1]
+    return out, (rows * w + cols).astype(xp.int64)
+
+
+def max_pool2d_backward(grad_out, indices, in_size: Pair):
+    """Send each output gradient to the input position its maximum came from (adding up)."""
+    xp = array_module(grad_out)
+    n, c = grad_out.shape[:2]
+    h, w = in_size
+    planes = xp.arange(n * c).reshape(-1, 1) * (h * w)
+    targets = (planes + indices.reshape(n * c, -1)).ravel()
+    # bincount sums in float64 on both NumPy and CuPy; the result is cast back once.
+    grad_in = xp.bincount(targets, weights=grad_out.ravel(), minlength=n * c * h * w)
+    grad_in = grad_in.astype(grad_out.dtype, copy=False)
+    return grad_in.reshape(n, c, h, w)
+
+
+def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
+    """Sum each rectangular window of (N, C, H, W) and divide: the average pools' one loop.
+
+    Output (oh, ow) sums rows ``row_start[oh]:row_end[oh]`` and columns
+    ``col_start[ow]:col_end[ow]``, then divides by ``divisor[oh, ow]``. Sums over columns first,
+    then over rows: (N, C, H, W) -> (N, C, H, Wo) -> (N, C, Ho, Wo).
+    """
+    xp = array_module(x)
+    n, c, h = x.shape[:3]
+    ho, wo = divisor.shape
+    col_sums = xp.empty((n, c, h, wo), dtype=x.dtype)
+    for ow in range(wo):
+        col_sums[..., ow] = x[..., int(col_start[ow]) : int(col_end[ow])].sum(axis=-1)
+    out = xp.empty((n, c, ho, wo), dtype=x.dtype)
+    for oh in range(ho):
+        out[:, :, oh] = col_sums[:, :, int(row_start[oh]) : int(row_end[oh])].sum(axis=2)
+    return out / xp.asarray(divisor, dtype=x.dtype)
+
+
+def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start, col_end, divisor):
+    """The adjoint of ``window_mean_forward``: each window element gets grad / divisor."""
+    xp = array_module(grad_out)
+    n, c, ho, wo = grad_out.shape
+    h, w = in_size
+    scaled = grad_out / xp.asarray(divisor, dtype=grad_out.dtype)
+    row_grad = xp.zeros((n, c, h, wo), dtype=grad_out.dtype)
+    for oh in range(ho):
+        row_grad[:, :, int(row_start[oh]) : int(row_end[oh])] += scaled[:, :, oh : oh + 1]
+    grad_in = xp.zeros((n, c, h, w), dtype=grad_out.dtype)
+    for ow in range(wo):
+        grad_in[..., int(col_start[ow]) : int(col_end[ow])] += row_grad[..., ow : ow + 1]
+    return grad_in
