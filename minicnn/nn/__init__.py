@@ -1,0 +1,18 @@
+"""Layers with explicit forward and backward, named as in ``torch.nn``."""
+
+from minicnn.nn import init
+from minicnn.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minicnn.nn.container import Sequential
+from minicnn.nn.conv import Conv2d
+from minicnn.nn.dropout import Dropout
+from minicnn.nn.flatten import Flatten
+from minicnn.nn.linear import Linear
+from minicnn.nn.module import Module
+from minicnn.nn.parameter import Parameter
+from minicnn.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, LPPool2d, MaxPool2d
+
+__all__ = [
+    "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "Dropout", "Flatten", "LPPool2d", "Linear",
+    "LogSoftmax", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "init",
+]

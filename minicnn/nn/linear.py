@@ -1,0 +1,56 @@
+"""Linear: y = x A^T + b over any leading dims."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn import functional as F
+from minicnn.nn import init
+from minicnn.nn._checks import check_input, float_dtype, positive_int
+from minicnn.nn.module import Module
+from minicnn.nn.parameter import Parameter
+
+
+class Linear(Module):
+    """PyTorch's Linear: weight (out_features, in_features), bias (out_features,)."""
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device: str | None = None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        name = f"Linear(in_features={in_features}, out_features={out_features})"
+        self.in_features = positive_int(in_features, "in_features", name)
+        self.out_features = positive_int(out_features, "out_features", name)
+        dtype = float_dtype(dtype, name)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        init.reset_weight_and_bias(self.weight.data, self.bias.data if bias else None)
+        if device is not None:
+            self.to(device)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+    def forward(self, x):
+        check_input(self, x, None, "", *self._parameter_dtype_device())
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self!r}: expected input of shape (..., {self.in_features}), "
+                f"got shape {tuple(x.shape)}"
+            )
+        out, cache = F.linear_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
+        self._save_for_backward(cache, out)
+        return out
+
+    def backward(self, grad_output):
+        grad_x, grad_weight, grad_bias = F.linear_backward(
+            grad_output, self._saved_for_backward(grad_output)
+        )
+        self.weight.accumulate_grad(grad_weight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(grad_bias)
+        return grad_x

@@ -1,0 +1,33 @@
+"""Parameter: an array a layer learns, and the gradient backward adds into."""
+
+from __future__ import annotations
+
+from minicnn.backend import array_module
+
+
+class Parameter:
+    """Holds ``.data`` (the array) and ``.grad`` (None until a backward adds a gradient)."""
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.grad = None
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def accumulate_grad(self, grad) -> None:
+        """grad_total += grad, as PyTorch accumulates until ``zero_grad``."""
+        if self.grad is None:
+            self.grad = array_module(grad).array(grad, dtype=self.data.dtype, copy=True)
+        else:
+            self.grad += grad
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={tuple(self.shape)}, dtype={self.dtype})"

@@ -1,0 +1,163 @@
+"""Pooling layers: MaxPool2d, AvgPool2d, LPPool2d and AdaptiveAvgPool2d."""
+
+from __future__ import annotations
+
+import numbers
+
+from minicnn import functional as F
+from minicnn.nn._checks import name_of, non_negative_pair, positive_pair
+from minicnn.nn._spatial import SpatialModule
+
+
+class _WindowPool2d(SpatialModule):
+    """What the fixed-window pools share: kernel, stride (default: the kernel), padding (at most
+    half the effective kernel), dilation, ceil_mode, and the output-size check."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> None:
+        super().__init__()
+        name = f"{type(self).__name__}(kernel_size={kernel_size!r})"
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.ceil_mode = dilation, bool(ceil_mode)
+        self.kernel = positive_pair(kernel_size, "kernel_size", name)
+        self.strides = self.kernel if stride is None else positive_pair(stride, "stride", name)
+        self.pads = non_negative_pair(padding, "padding", name)
+        self.dilations = positive_pair(dilation, "dilation", name)
+        for pad, k, d in zip(self.pads, self.kernel, self.dilations, strict=True):
+            if 2 * pad > (k - 1) * d + 1:
+                raise ValueError(
+                    f"{name}: padding should be at most half of the effective kernel size, "
+                    f"got padding={padding}, kernel_size={kernel_size} and dilation={dilation}"
+                )
+
+    def _output_shape(self, x) -> tuple[int, int]:
+        out_size = F.pool_output_shape(
+            x.shape[2:], self.kernel, self.strides, self.pads, self.dilations, self.ceil_mode
+        )
+        if min(out_size) < 1:
+            raise ValueError(
+                f"{name_of(self)}: input of shape {tuple(x.shape)} is too small: the output "
+                f"would be {out_size[0]}x{out_size[1]}"
+            )
+        return out_size
+
+
+class MaxPool2d(_WindowPool2d):
+    """Max over each window; with return_indices=True forward returns (out, indices), the
+    indices being PyTorch's flat positions h*W + w in each input plane."""
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+        ceil_mode=False,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
+
+    def extra_repr(self) -> str:
+        stride = self.kernel_size if self.stride is None else self.stride
+        return (
+            f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+    def forward(self, x):
+        out = super().forward(x)
+        if not self.return_indices:
+            return out
+        (cache, unbatched) = self._cache
+        return out, cache.indices[0] if unbatched else cache.indices
+
+    def _forward_batch(self, x):
+        self._output_shape(x)
+        return F.max_pool2d_forward(
+            x, self.kernel, self.strides, self.pads, self.dilations, self.ceil_mode
+        )
+
+    def _backward_batch(self, grad_out, cache):
+        return F.max_pool2d_backward(grad_out, cache)
+
+
+class AvgPool2d(_WindowPool2d):
+    """Mean over each window; count_include_pad counts the zero padding in the divisor,
+    divisor_override replaces the divisor."""
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+        divisor_override=None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
+        if divisor_override is not None and (
+            not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0
+        ):
+            raise ValueError(
+                f"{name_of(self)}: divisor_override must be a positive int or None, "
+                f"got {divisor_override!r}"
+            )
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def extra_repr(self) -> str:
+        stride = self.kernel_size if self.stride is None else self.stride
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
+    def _forward_batch(self, x):
+        self._output_shape(x)
+        return F.avg_pool2d_forward(
+            x, self.kernel, self.strides, self.pads, self.ceil_mode, self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def _backward_batch(self, grad_out, cache):
+        return F.avg_pool2d_backward(grad_out, cache)
+
+
+class LPPool2d(_WindowPool2d):
+    """Power-average pooling: (sum over the window of x^p)^(1/p); p = 2 is L2 pooling."""
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode=False) -> None:
+        super().__init__(kernel_size, stride, 0, 1, ceil_mode)
+        if not isinstance(norm_type, numbers.Real) or not norm_type > 0:
+            raise ValueError(f"{name_of(self)}: norm_type must be positive, got {norm_type!r}")
+        self.norm_type = norm_type
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+    def _forward_batch(self, x):
+        self._output_shape(x)
+        return F.lp_pool2d_forward(x, self.norm_type, self.kernel, self.strides, self.ceil_mode)
+
+    def _backward_batch(self, grad_out, cache):
+        return F.lp_pool2d_backward(grad_out, cache)
+
+
+class AdaptiveAvgPool2d(SpatialModule):
+    """Average into a fixed output size; output_size is an int or a pair whose None entries
+    keep the input's size. Bin i along an axis covers [floor(i*H/O), ceil((i+1)*H/O))."""
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else output_size
+        if len(pair) != 2 or not all(
+            size is None or (isinstance(size, numbers.Integral) and size > 0) for size in pair
+        ):
+            raise ValueError(
+                "AdaptiveAvgPool2d: output_size must be a positive int or a pair of positive "
+                f"ints or None, got {output_size!r}"
+            )
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def _forward_batch(self, x):
+        pair = self.output_size
+        if not isinstance(pair, (tuple, list)):
+            pair = (pair, pair)
+        size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(pair))
+        return F.adaptive_avg_pool2d_forward(x, size)
+
+    def _backward_batch(self, grad_out, cache):
+        return F.adaptive_avg_pool2d_backward(grad_out, cache)

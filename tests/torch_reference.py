@@ -1,0 +1,70 @@
+"""One helper that runs a case in minicnn and in PyTorch and compares everything.
+
+``compare_with_torch(ours, theirs, x)`` copies minicnn's parameters into the torch module,
+runs both forwards on the same input, feeds both the same random output gradient, and compares
+the output, the input gradient and every parameter gradient, and that dtypes are preserved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+def assert_close(actual, expected, dtype, what: str) -> None:
+    """Relative to the largest reference magnitude, so near-zero entries from cancellation pass."""
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {dtype}"
+    tol = TOLERANCE[np.dtype(dtype)]
+    scale = float(np.nanmax(np.abs(expected), initial=0.0)) if expected.size else 0.0
+    np.testing.assert_allclose(
+        actual, expected, rtol=tol, atol=tol * max(scale, 1e-30), err_msg=what, equal_nan=True
+    )
+
+
+def to_torch_module(ours, theirs: torch.nn.Module) -> torch.nn.Module:
+    """Load minicnn's parameters into ``theirs`` (same keys), in minicnn's dtype."""
+    state = {key: torch.from_numpy(value) for key, value in ours.state_dict().items()}
+    theirs.load_state_dict(state)
+    return theirs
+
+
+def compare_with_torch(ours, theirs, x: np.ndarray, *, seed: int = 0, output_index=None):
+    """Run forward and backward in both libraries and assert they agree.
+
+    ``theirs`` is a torch module (weights are copied from ``ours``) or a function of a tensor.
+    ``output_index`` picks one output when the forwards return tuples (MaxPool2d indices).
+    Returns (our output, torch output) for extra checks.
+    """
+    dtype = x.dtype
+    x_before = x.copy()
+    if isinstance(theirs, torch.nn.Module):
+        to_torch_module(ours, theirs)
+        theirs.zero_grad()
+    ours.zero_grad()
+    x_ours = x.copy()
+    out = ours(x_ours)
+    x_torch = torch.from_numpy(x.copy()).requires_grad_(True)
+    out_torch = theirs(x_torch)
+    if output_index is not None:
+        out, out_torch = out[output_index], out_torch[output_index]
+    assert_close(out, out_torch.detach().numpy(), dtype, f"{ours!r} forward")
+
+    grad_out = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
+    grad_before = grad_out.copy()
+    out_torch.backward(torch.from_numpy(grad_out.copy()))
+    grad_x = ours.backward(grad_out)
+    assert_close(grad_x, x_torch.grad.numpy(), dtype, f"{ours!r} input gradient")
+    np.testing.assert_array_equal(grad_out, grad_before, err_msg="backward modified grad_output")
+    inplace = getattr(ours, "inplace", False)
+    if not inplace:
+        np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+
+    if isinstance(theirs, torch.nn.Module):
+        torch_params = dict(theirs.named_parameters())
+        for name, param in ours.named_parameters():
+            assert_close(param.grad, torch_params[name].grad.numpy(), dtype, f"{ours!r} d{name}")
+    return out, out_torch
