@@ -13,6 +13,11 @@ import torch
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
 
+def torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype of a NumPy float dtype."""
+    return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+
+
 def assert_close(actual, expected, dtype, what: str) -> None:
     """Relative to the largest reference magnitude, so near-zero entries from cancellation pass."""
     expected = np.asarray(expected)
