@@ -49,10 +49,15 @@ def _as_pair(target, inputs):
             return out[0] if isinstance(out, tuple) else out
 
         def backward(grad):
+            """The module's gradients alone; the parameters' accumulated grads are kept."""
+            accumulated = [param.grad for _, param in params]
             for _, param in params:
                 param.grad = None
             grad_inputs = target.backward(grad)
-            return (grad_inputs, *(param.grad for _, param in params))
+            grads = [param.grad for _, param in params]
+            for (_, param), previous in zip(params, accumulated, strict=True):
+                param.grad = previous
+            return (grad_inputs, *grads)
 
         names = [f"input {i}" for i in range(len(inputs))] + [name for name, _ in params]
         return forward, backward, [*inputs, *(param.data for _, param in params)], names

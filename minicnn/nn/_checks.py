@@ -22,7 +22,12 @@ def is_array(x) -> bool:
 
 def as_pair(value, name: str, layer: str) -> tuple[int, int]:
     """An int or a pair of ints as a pair."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    if isinstance(value, numbers.Integral):
+        pair = (value, value)
+    elif isinstance(value, (tuple, list)):
+        pair = tuple(value)
+    else:
+        pair = ()
     if len(pair) != 2 or not all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair
     ):

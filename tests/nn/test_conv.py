@@ -1,0 +1,176 @@
+"""Conv2d against torch.nn.Conv2d: every option, both dtypes, plus gradcheck and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_reference import compare_with_torch, torch_dtype
+
+import minicnn as mc
+from minicnn import nn
+
+
+@st.composite
+def conv_cases(draw):
+    """A valid Conv2d configuration and an input shape it accepts."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    depthwise = groups > 1 and draw(st.booleans())
+    in_channels = groups * (1 if depthwise else draw(st.integers(1, 3)))
+    out_channels = groups * draw(st.integers(1, 3))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding_mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    padding = draw(st.sampled_from(["pair", "int", "same", "valid"]))
+    stride = (1, 1) if padding == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if padding == "pair":
+        padding = (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+    elif padding == "int":
+        padding = draw(st.integers(0, 3))
+    pads = mc.functional.conv2d_pads(
+        padding if isinstance(padding, (str, tuple)) else (padding, padding), kernel, dilation
+    )
+    size = []
+    for axis in range(2):
+        pad = max(pads[2 * axis], pads[2 * axis + 1])
+        needed = max(1, dilation[axis] * (kernel[axis] - 1) + 1 - pads[2 * axis] - pads[2 * axis + 1])
+        if padding_mode == "reflect":
+            needed = max(needed, pad + 1)
+        elif padding_mode == "circular":
+            needed = max(needed, pad)
+        size.append(needed + draw(st.integers(0, 5)))
+    options = dict(
+        stride=stride, padding=padding, dilation=dilation, groups=groups,
+        bias=draw(st.booleans()), padding_mode=padding_mode,
+    )
+    batch = draw(st.sampled_from([None, 1, 2, 3]))  # None: an unbatched (C, H, W) input
+    shape = (in_channels, *size) if batch is None else (batch, in_channels, *size)
+    return in_channels, out_channels, kernel, options, shape
+
+
+@given(case=conv_cases(), seed=st.integers(0, 2**16))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_conv2d_matches_torch(case, seed, dtype):
+    in_channels, out_channels, kernel, options, shape = case
+    mc.manual_seed(seed)
+    ours = nn.Conv2d(in_channels, out_channels, kernel, dtype=dtype, **options)
+    theirs = torch.nn.Conv2d(in_channels, out_channels, kernel, dtype=torch_dtype(dtype), **options)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    compare_with_torch(ours, theirs, x, seed=seed)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(stride=2, padding=1, bias=False),
+        dict(padding="same", dilation=2, padding_mode="reflect"),
+        dict(padding=(2, 1), padding_mode="circular", groups=2),
+        dict(padding=1, padding_mode="replicate", stride=(1, 2)),
+    ],
+)
+def test_conv2d_gradcheck(options):
+    layer = nn.Conv2d(2, 4, (3, 2), dtype=np.float64, **options)
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 6))
+    assert mc.gradcheck(layer, x)
+
+
+def test_conv2d_repr_matches_torch():
+    for options in [dict(), dict(stride=2, padding=1, bias=False, padding_mode="reflect"),
+                    dict(padding="same", dilation=2, groups=3)]:
+        assert repr(nn.Conv2d(3, 6, 3, **options)) == repr(torch.nn.Conv2d(3, 6, 3, **options))
+
+
+def test_conv2d_default_init_follows_torch_bounds():
+    mc.manual_seed(0)
+    layer = nn.Conv2d(4, 8, 3, groups=2)
+    bound = 1 / np.sqrt(2 * 3 * 3)
+    for param in (layer.weight.data, layer.bias.data):
+        assert param.dtype == np.float32
+        assert np.abs(param).max() <= bound
+    assert np.abs(layer.weight.data).max() > 0.8 * bound
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(in_channels=3, out_channels=4, kernel_size=3, groups=2), ValueError,
+         "in_channels must be divisible by groups"),
+        (dict(in_channels=4, out_channels=3, kernel_size=3, groups=2), ValueError,
+         "out_channels must be divisible by groups"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, stride=0), ValueError,
+         "stride must be positive"),
+        (dict(in_channels=1, out_channels=1, kernel_size=0), ValueError,
+         "kernel_size must be positive"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, padding=-1), ValueError,
+         "padding must be non-negative"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, stride=2, padding="same"), ValueError,
+         "'same' is not supported for strided convolutions"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, padding="full"), ValueError,
+         "'same' or 'valid'"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, padding_mode="mirror"), ValueError,
+         "padding_mode must be one of"),
+        (dict(in_channels=1, out_channels=1, kernel_size=3, dtype=np.float16), TypeError,
+         "float32 or float64"),
+        (dict(in_channels=1, out_channels=1, kernel_size=2.5), TypeError, "kernel_size"),
+    ],
+)
+def test_conv2d_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        nn.Conv2d(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("layer", "x", "error", "match"),
+    [
+        (nn.Conv2d(3, 16, 3), np.zeros((8, 1, 28, 28), np.float32), ValueError,
+         r"Conv2d\(3, 16, kernel_size=\(3, 3\).*expected input with 3 channels.*\(8, 1, 28, 28\)"),
+        (nn.Conv2d(1, 1, 3), np.zeros((2, 2), np.float32), ValueError,
+         r"expected 3-D or 4-D input.*got shape \(2, 2\)"),
+        (nn.Conv2d(1, 1, 3), np.zeros((1, 1, 1, 2, 2), np.float32), ValueError, "got shape"),
+        (nn.Conv2d(1, 1, 3), np.zeros((1, 1, 2, 2), np.float32), ValueError,
+         "smaller than the \\(dilated\\) kernel size 3x3"),
+        (nn.Conv2d(1, 1, 3, dilation=2, padding=1), np.zeros((1, 1, 2, 2), np.float32),
+         ValueError, "kernel size 5x5"),
+        (nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect"), np.zeros((1, 1, 3, 3), np.float32),
+         ValueError, "reflect"),
+        (nn.Conv2d(1, 1, 3, padding=4, padding_mode="circular"),
+         np.zeros((1, 1, 3, 3), np.float32), ValueError, "circular"),
+        (nn.Conv2d(1, 1, 3), np.zeros((1, 1, 5, 5), np.float64), TypeError,
+         "float64.*float32"),
+        (nn.Conv2d(1, 1, 3), np.zeros((1, 1, 5, 5), np.int64), TypeError, "int64"),
+        (nn.Conv2d(1, 1, 3), np.zeros((1, 1, 5, 5), np.float16), TypeError, "float16"),
+        (nn.Conv2d(1, 1, 3), [[[[0.0] * 5] * 5]], TypeError, "list"),
+    ],
+)
+def test_conv2d_rejects_bad_input(layer, x, error, match):
+    with pytest.raises(error, match=match):
+        layer(x)
+
+
+def test_conv2d_backward_checks():
+    layer = nn.Conv2d(1, 2, 3)
+    with pytest.raises(RuntimeError, match=r"Conv2d\(1, 2.*backward\(\) called before forward"):
+        layer.backward(np.zeros((1, 2, 3, 3), np.float32))
+    out = layer(np.zeros((1, 1, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"\(1, 2, 3, 3\), got \(1, 2, 3, 4\)"):
+        layer.backward(np.zeros((1, 2, 3, 4), np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        layer.backward(np.zeros(out.shape, np.float64))
+
+
+def test_conv2d_gradients_accumulate_until_zero_grad():
+    layer = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((2, 2, 6, 6))
+    grad = np.random.default_rng(2).standard_normal((2, 3, 6, 6))
+    layer(x)
+    layer.backward(grad)
+    once = layer.weight.grad.copy(), layer.bias.grad.copy()
+    layer(x)
+    layer.backward(grad)
+    np.testing.assert_allclose(layer.weight.grad, 2 * once[0], rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.grad, 2 * once[1], rtol=1e-12)
+    layer.zero_grad()
+    assert layer.weight.grad is None and layer.bias.grad is None
