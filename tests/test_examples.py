@@ -1,0 +1,29 @@
+"""The README's example and examples/ run, and training lowers the loss."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_example_runs_and_learns(capsys):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Ten lines\n\n```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    losses = [float(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
+    assert len(losses) == 20 and losses[-1] < losses[0]
+
+
+def test_train_lenet_example_lowers_the_loss():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_lenet.py"), "--epochs", "2",
+         "--train-size", "256"],
+        capture_output=True, text=True, check=True,
+    )
+    rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
+    train_losses = [float(row[1]) for row in rows]
+    assert len(train_losses) == 2 and train_losses[1] < train_losses[0]
