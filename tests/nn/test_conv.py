@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from torch_reference import compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
+from minicnn.backend import plain_kernels
 
 
 @st.composite
@@ -51,14 +54,17 @@ def conv_cases(draw):
 
 
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
+@pytest.mark.parametrize("kernels", ["numba", "plain"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_conv2d_matches_torch(case, seed, dtype):
+def test_conv2d_matches_torch(case, seed, dtype, kernels):
+    """With the Numba kernels, and with the plain array kernels that CuPy arrays run."""
     in_channels, out_channels, kernel, options, shape = case
     mc.manual_seed(seed)
     ours = nn.Conv2d(in_channels, out_channels, kernel, dtype=dtype, **options)
     theirs = torch.nn.Conv2d(in_channels, out_channels, kernel, dtype=torch_dtype(dtype), **options)
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    compare_with_torch(ours, theirs, x, seed=seed)
+    with plain_kernels() if kernels == "plain" else nullcontext():
+        compare_with_torch(ours, theirs, x, seed=seed)
 
 
 @pytest.mark.parametrize(
