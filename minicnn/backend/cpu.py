@@ -2,24 +2,28 @@
 
 Each public function allocates its output and calls a compiled loop. The loops are compiled
 on first use (``import minicnn`` never imports Numba) and cached on disk (``cache=True``).
-They run in parallel over images or (image, channel) planes, which write disjoint outputs.
+
+They are serial and release the GIL. A Numba parallel region next to OpenBLAS's own threads
+made a LeNet-5 step 2.5x slower on a 2-core machine (the two thread pools fight for the
+cores), so the threads go to the GEMMs; the loops write disjoint outputs per image or plane,
+ready to be split across threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 Pair = tuple[int, int]
 
-_compile = njit(cache=True, nogil=True, parallel=True)
+_compile = njit(cache=True, nogil=True)
 
 
 @_compile
 def _im2col(x, cols, kh, kw, sh, sw, dh, dw, ho, wo):
     n_images, channels = x.shape[0], x.shape[1]
     per_image = ho * wo
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
@@ -35,7 +39,7 @@ def _im2col(x, cols, kh, kw, sh, sw, dh, dw, ho, wo):
 def _col2im(cols, x, kh, kw, sh, sw, dh, dw, ho, wo):
     n_images, channels = x.shape[0], x.shape[1]
     per_image = ho * wo
-    for n in prange(n_images):
+    for n in range(n_images):
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
@@ -66,7 +70,7 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_s
 def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
     n_images, channels, h, w = x.shape
     ho, wo = out.shape[2], out.shape[3]
-    for plane in prange(n_images * channels):
+    for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
             h_start = oh * sh - ph
@@ -94,7 +98,7 @@ def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
 def _max_pool2d_backward(grad_out, indices, grad_in):
     n_images, channels, ho, wo = grad_out.shape
     w = grad_in.shape[3]
-    for plane in prange(n_images * channels):
+    for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
             for ow in range(wo):
@@ -122,7 +126,7 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
 def _window_mean(x, out, row_start, row_end, col_start, col_end, divisor):
     n_images, channels = x.shape[0], x.shape[1]
     ho, wo = out.shape[2], out.shape[3]
-    for plane in prange(n_images * channels):
+    for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
             for ow in range(wo):
@@ -136,7 +140,7 @@ def _window_mean(x, out, row_start, row_end, col_start, col_end, divisor):
 @_compile
 def _window_mean_backward(grad_out, grad_in, row_start, row_end, col_start, col_end, divisor):
     n_images, channels, ho, wo = grad_out.shape
-    for plane in prange(n_images * channels):
+    for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
             for ow in range(wo):
