@@ -27,12 +27,16 @@ def _im2col(x, cols, kh, kw, sh, sw, dh, dw, ho, wo):
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
-                    row = (c * kh + i) * kw + j
+                    row = cols[(c * kh + i) * kw + j, n * per_image : (n + 1) * per_image]
                     for oh in range(ho):
-                        h = oh * sh + i * dh
-                        base = n * per_image + oh * wo
-                        for ow in range(wo):
-                            cols[row, base + ow] = x[n, c, h, ow * sw + j * dw]
+                        source = x[n, c, oh * sh + i * dh, j * dw :]
+                        target = row[oh * wo : (oh + 1) * wo]
+                        if sw == 1:  # a contiguous copy the compiler vectorizes
+                            for ow in range(wo):
+                                target[ow] = source[ow]
+                        else:
+                            for ow in range(wo):
+                                target[ow] = source[ow * sw]
 
 
 @_compile
@@ -43,12 +47,16 @@ def _col2im(cols, x, kh, kw, sh, sw, dh, dw, ho, wo):
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
-                    row = (c * kh + i) * kw + j
+                    row = cols[(c * kh + i) * kw + j, n * per_image : (n + 1) * per_image]
                     for oh in range(ho):
-                        h = oh * sh + i * dh
-                        base = n * per_image + oh * wo
-                        for ow in range(wo):
-                            x[n, c, h, ow * sw + j * dw] += cols[row, base + ow]
+                        target = x[n, c, oh * sh + i * dh, j * dw :]
+                        source = row[oh * wo : (oh + 1) * wo]
+                        if sw == 1:
+                            for ow in range(wo):
+                                target[ow] += source[ow]
+                        else:
+                            for ow in range(wo):
+                                target[ow * sw] += source[ow]
 
 
 def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
