@@ -45,15 +45,20 @@ def machine_header(threads: int) -> str:
     ])
 
 
-def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 3):
-    """Run each case in turn, ``repeats`` rounds; return {name: median seconds}."""
-    for _ in range(warmup):
-        for run in cases.values():
-            run()
+def interleaved_medians(cases: dict[str, Callable[[], object]], rounds: int, block: int = 10):
+    """Median seconds per call of each case, {name: seconds}.
+
+    The cases take turns in blocks: each turn runs 3 untimed calls and then ``block`` timed
+    ones, for ``rounds`` rounds. Blocks, not single calls, because a library's worker threads
+    keep spinning for a while after it returns and would slow the other library's first calls.
+    """
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for name, run in cases.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(3):
+                run()
+            for _ in range(block):
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}

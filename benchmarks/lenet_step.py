@@ -1,6 +1,6 @@
 """LeNet-5 forward and forward+backward at batch 64: minicnn next to PyTorch, one run.
 
-    python benchmarks/lenet_step.py [--batch 64] [--repeats 50] [--threads 2]
+    python benchmarks/lenet_step.py [--batch 64] [--rounds 10] [--threads 2]
 
 Prints a table of median times and minicnn / PyTorch ratios (lower is better for minicnn).
 """
@@ -36,16 +36,10 @@ def lenet(lib, **options):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        import numba
-
-        numba.set_num_threads(args.threads)
-    except ValueError:
-        pass
 
     mc.manual_seed(0)
     ours = lenet(nn)
@@ -75,11 +69,11 @@ def main() -> None:
             "minicnn forward+backward": ours_step,
             "torch forward+backward": theirs_step,
         },
-        args.repeats,
+        args.rounds,
     )
     print(machine_header(args.threads))
-    print(f"LeNet-5, input ({args.batch}, 1, 28, 28) float32, median of {args.repeats} "
-          "interleaved runs\n")
+    print(f"LeNet-5, input ({args.batch}, 1, 28, 28) float32; median over {args.rounds} "
+          "interleaved rounds of 10 calls each\n")
     print(f"| {'pass':<17} | {'minicnn ms':>10} | {'PyTorch ms':>10} | {'ratio':>5} |")
     print(f"|{'-' * 19}|{'-' * 12}|{'-' * 12}|{'-' * 7}|")
     for name in ("forward", "forward+backward"):
