@@ -86,7 +86,10 @@ def main() -> None:
         test_loss, _ = cross_entropy(log_probs, y_test)
         accuracy = (log_probs.argmax(axis=1) == y_test).mean()
         elapsed = time.perf_counter() - start
-        print(f"{epoch:>5} {np.mean(losses):>10.4f} {test_loss:>9.4f} {accuracy:>8.1%} {elapsed:>5.1f}s")
+        print(
+            f"{epoch:>5} {np.mean(losses):>10.4f} {test_loss:>9.4f} {accuracy:>8.1%} "
+            f"{elapsed:>5.1f}s"
+        )
 
 
 if __name__ == "__main__":

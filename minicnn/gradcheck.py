@@ -100,7 +100,9 @@ def gradcheck(
     forward, backward, arrays, names = _as_pair(target, inputs)
     for name, array in zip(names, arrays, strict=True):
         if array.dtype != np.float64:
-            raise TypeError(f"gradcheck: {name} must be float64 for finite differences, got {array.dtype}")
+            raise TypeError(
+                f"gradcheck: {name} must be float64 for finite differences, got {array.dtype}"
+            )
     rng_state = random.get_state()
 
     def evaluate():

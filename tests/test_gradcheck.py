@@ -12,7 +12,8 @@ from minicnn import nn
 
 def test_gradcheck_functional_conv_pair():
     rng = np.random.default_rng(0)
-    x, weight, bias = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
+    x, weight = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3))
+    bias = rng.standard_normal(6)
 
     def forward(x, weight, bias):
         return F.conv2d_forward(x, weight, bias, (2, 1), (1, 1, 0, 2), (1, 1), 2, "reflect")

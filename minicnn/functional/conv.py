@@ -23,8 +23,11 @@ def conv2d_pads(padding: Pair | str, kernel_size: Pair, dilation: Pair) -> Pads:
     return (padding[0], padding[0], padding[1], padding[1])
 
 
-def conv2d_output_size(padded_size: Pair, kernel_size: Pair, stride: Pair, dilation: Pair) -> Pair:
-    """Output (Ho, Wo) of a convolution over an already padded (H, W); < 1 if the kernel is larger."""
+def conv2d_output_size(
+    padded_size: Pair, kernel_size: Pair, stride: Pair, dilation: Pair
+) -> Pair:
+    """Output (Ho, Wo) of a convolution over an already padded (H, W); < 1 if the kernel is
+    larger."""
     return tuple(
         (size - d * (k - 1) - 1) // s + 1
         for size, k, s, d in zip(padded_size, kernel_size, stride, dilation, strict=True)

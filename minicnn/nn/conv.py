@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from minicnn import functional as F
-
 from minicnn.functional.padding import PAD_MODES
 from minicnn.nn import init
 from minicnn.nn._checks import float_dtype, non_negative_pair, positive_int, positive_pair
@@ -103,13 +102,14 @@ class Conv2d(SpatialModule):
             )
         height, width = x.shape[2:]
         top, bottom, left, right = self.pads
-        if self.padding_mode == "reflect" and (max(top, bottom) >= height or max(left, right) >= width):
+        largest = (max(top, bottom), max(left, right))
+        if self.padding_mode == "reflect" and (largest[0] >= height or largest[1] >= width):
             raise ValueError(
                 f"{self!r}: padding_mode='reflect' needs each padding smaller than the input "
                 f"size, got padding {self.pads} (top, bottom, left, right) for input "
                 f"{height}x{width}"
             )
-        if self.padding_mode == "circular" and (max(top, bottom) > height or max(left, right) > width):
+        if self.padding_mode == "circular" and (largest[0] > height or largest[1] > width):
             raise ValueError(
                 f"{self!r}: padding_mode='circular' needs each padding at most the input size "
                 f"(it would wrap around more than once), got padding {self.pads} for input "
@@ -117,7 +117,7 @@ class Conv2d(SpatialModule):
             )
         padded = (height + top + bottom, width + left + right)
         if min(F.conv2d_output_size(padded, self.kernel_size, self.stride, self.dilation)) < 1:
-            effective = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation))
+            effective = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
             raise ValueError(
                 f"{self!r}: padded input size per channel {padded[0]}x{padded[1]} is smaller "
                 f"than the (dilated) kernel size {effective[0]}x{effective[1]}"

@@ -38,7 +38,8 @@ def conv_cases(draw):
     size = []
     for axis in range(2):
         pad = max(pads[2 * axis], pads[2 * axis + 1])
-        needed = max(1, dilation[axis] * (kernel[axis] - 1) + 1 - pads[2 * axis] - pads[2 * axis + 1])
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        needed = max(1, span - pads[2 * axis] - pads[2 * axis + 1])
         if padding_mode == "reflect":
             needed = max(needed, pad + 1)
         elif padding_mode == "circular":
