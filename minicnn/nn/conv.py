@@ -117,7 +117,8 @@ class Conv2d(SpatialModule):
             )
         padded = (height + top + bottom, width + left + right)
         if min(F.conv2d_output_size(padded, self.kernel_size, self.stride, self.dilation)) < 1:
-            effective = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
+            (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+            effective = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
             raise ValueError(
                 f"{self!r}: padded input size per channel {padded[0]}x{padded[1]} is smaller "
                 f"than the (dilated) kernel size {effective[0]}x{effective[1]}"
