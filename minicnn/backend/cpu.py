@@ -105,16 +105,21 @@ def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
 @_compile
 def _max_pool2d_backward(grad_out, indices, grad_in):
     n_images, channels, ho, wo = grad_out.shape
-    w = grad_in.shape[3]
+    h, w = grad_in.shape[2], grad_in.shape[3]
     for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
             for ow in range(wo):
                 index = indices[n, c, oh, ow]
-                grad_in[n, c, index // w, index % w] += grad_out[n, c, oh, ow]
+                # A window that dilation makes skip the whole input points past its plane
+                # (PyTorch's index); its output is -inf, a constant: no gradient to send.
+                if 0 <= index < h * w:
+                    grad_in[n, c, index // w, index % w] += grad_out[n, c, oh, ow]
 
 
-def max_pool2d_forward(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair):
+def max_pool2d_forward(
+    x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair
+):
     """Numba twin of ``plain.max_pool2d_forward``: returns (out, indices)."""
     n, c = x.shape[:2]
     out = np.empty((n, c, *out_size), dtype=x.dtype)

@@ -63,17 +63,22 @@ def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
 
 
 def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
-    """The adjoint of ``im2col``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W) of ``shape``, summing overlaps."""
+    """The adjoint of ``im2col``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W) of ``shape``, adding
+    overlaps."""
     n, c = shape[:2]
     columns = cols.reshape(c, *kernel, n, *out_size).transpose(3, 0, 1, 2, 4, 5)
     return fold_windows(columns, shape, stride, dilation)
 
 
-def max_pool2d_forward(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair):
+def max_pool2d_forward(
+    x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair
+):
     """Max over each window of (N, C, H, W), padded with -inf: returns (out, indices).
 
     ``indices`` holds the flat position h*W + w of each maximum in its (H, W) plane, PyTorch's
     choice among equals: the first maximum in window order, or the last NaN if there is one.
+    A window that dilation makes step over the whole input gives -inf and PyTorch's index,
+    which then lies past the input (sometimes past the plane); backward drops those.
     """
     xp = array_module(x)
     n, c, h, w = x.shape
@@ -89,10 +94,17 @@ def max_pool2d_forward(x, kernel: Pair, stride: Pair, padding: Pair, dilation: P
     valid = sliding_windows(inside, kernel, stride, dilation, out_size).reshape(kh * kw, *out_size)
 
     out = windows.max(axis=2)  # NaN propagates
-    first_max = xp.argmax((windows == out[:, :, None]) & valid, axis=2)
+    is_max = (windows == out[:, :, None]) & valid
+    first_max = xp.argmax(is_max, axis=2)
     is_nan = xp.isnan(windows)
     last_nan = kh * kw - 1 - xp.argmax(is_nan[:, :, ::-1], axis=2)
     offset = xp.where(is_nan.any(axis=2), last_nan, first_max)
+    # A window with no maximum inside the input (all -inf, or one that dilation makes skip the
+    # input) keeps PyTorch's starting guess: the first offset at a non-negative row and column.
+    first_row = -(-xp.maximum(padding[0] - xp.arange(out_size[0]) * stride[0], 0) // dilation[0])
+    first_col = -(-xp.maximum(padding[1] - xp.arange(out_size[1]) * stride[1], 0) // dilation[1])
+    first_inside = first_row.reshape(-1, 1) * kw + first_col
+    offset = xp.where(is_max.any(axis=2) | is_nan.any(axis=2), offset, first_inside)
 
     i, j = offset // kw, offset % kw
     rows = xp.arange(out_size[0]).reshape(-1, 1) * stride[0] - padding[0] + i * dilation[0]
@@ -105,10 +117,15 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
     xp = array_module(grad_out)
     n, c = grad_out.shape[:2]
     h, w = in_size
+    indices = indices.reshape(n * c, grad_out.shape[2] * grad_out.shape[3])
+    # An index past its plane (a window that dilation makes skip the input; its output is a
+    # constant -inf) sends no gradient: it is redirected to position 0 with weight 0.
+    inside = (indices >= 0) & (indices < h * w)
     planes = xp.arange(n * c).reshape(-1, 1) * (h * w)
-    targets = (planes + indices.reshape(n * c, -1)).ravel()
+    targets = (planes + xp.where(inside, indices, 0)).ravel()
+    weights = xp.where(inside, grad_out.reshape(indices.shape), 0).ravel()
     # bincount sums in float64 on both NumPy and CuPy; the result is cast back once.
-    grad_in = xp.bincount(targets, weights=grad_out.ravel(), minlength=n * c * h * w)
+    grad_in = xp.bincount(targets, weights=weights, minlength=n * c * h * w)
     grad_in = grad_in.astype(grad_out.dtype, copy=False)
     return grad_in.reshape(n, c, h, w)
 

@@ -81,7 +81,7 @@ def _window_mean_forward(x, row_bounds, col_bounds, divisor):
 
 
 def window_mean_backward(grad_out, cache: WindowMeanCache):
-    """grad_x[n, c, h, w] = sum over the windows holding (h, w) of grad_out / that window's divisor."""
+    """grad_x[n, c, h, w] = sum, over the windows holding (h, w), of grad_out / their divisor."""
     return kernels(grad_out).window_mean_backward(grad_out, *cache)
 
 
@@ -121,7 +121,7 @@ def _adaptive_windows(size: int, out: int):
 
 
 def adaptive_avg_pool2d_forward(x, output_size: Pair):
-    """out[n, c, i, j] = mean of x[n, c] over bin (i, j); bins may overlap when sizes don't divide."""
+    """out[n, c, i, j] = mean of x[n, c] over bin (i, j); bins overlap when sizes don't divide."""
     rows = _adaptive_windows(x.shape[2], output_size[0])
     cols = _adaptive_windows(x.shape[3], output_size[1])
     divisor = np.outer(rows[1] - rows[0], cols[1] - cols[0])
@@ -145,7 +145,7 @@ class LPPool2dCache(NamedTuple):
 
 
 def lp_pool2d_forward(x, norm_type: float, kernel: Pair, stride: Pair, ceil_mode: bool = False):
-    """out = (kh*kw * avg_pool(x ** p)) ** (1/p): the p-norm of each window, as PyTorch computes it."""
+    """out = (kh*kw * avg_pool(x ** p)) ** (1/p): each window's p-norm, as PyTorch computes it."""
     mean, mean_cache = avg_pool2d_forward(x**norm_type, kernel, stride, (0, 0), ceil_mode)
     window_size = kernel[0] * kernel[1]
     out = (mean * window_size) ** (1.0 / norm_type)

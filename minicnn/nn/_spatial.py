@@ -17,6 +17,11 @@ class SpatialModule(Module):
 
     def forward(self, x):
         check_input(self, x, (3, 4), IMAGE_LAYOUT, *self._parameter_dtype_device())
+        if 0 in x.shape[-3:]:
+            raise ValueError(
+                f"{self!r}: expected non-empty channel, height and width {IMAGE_LAYOUT}, "
+                f"got shape {tuple(x.shape)}"
+            )
         unbatched = x.ndim == 3
         out, cache = self._forward_batch(x[None] if unbatched else x)
         out = out[0] if unbatched else out

@@ -11,7 +11,7 @@ from minicnn.nn._spatial import SpatialModule
 
 class _WindowPool2d(SpatialModule):
     """What the fixed-window pools share: kernel, stride (default: the kernel), padding (at most
-    half the effective kernel), dilation, ceil_mode, and the output-size check."""
+    kernel_size // 2, PyTorch's rule), dilation, ceil_mode, and the output-size check."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> None:
         super().__init__()
@@ -22,21 +22,23 @@ class _WindowPool2d(SpatialModule):
         self.strides = self.kernel if stride is None else positive_pair(stride, "stride", name)
         self.pads = non_negative_pair(padding, "padding", name)
         self.dilations = positive_pair(dilation, "dilation", name)
-        for pad, k, d in zip(self.pads, self.kernel, self.dilations, strict=True):
-            if 2 * pad > (k - 1) * d + 1:
-                raise ValueError(
-                    f"{name}: padding should be at most half of the effective kernel size, "
-                    f"got padding={padding}, kernel_size={kernel_size} and dilation={dilation}"
-                )
+        # PyTorch's rule: padding <= kernel_size // 2 on each axis, whatever the dilation.
+        if any(2 * pad > k for pad, k in zip(self.pads, self.kernel, strict=True)):
+            raise ValueError(
+                f"{name}: padding should be at most half of the kernel size, "
+                f"got padding={padding!r} and kernel_size={kernel_size!r}"
+            )
 
     def _output_shape(self, x) -> tuple[int, int]:
         out_size = F.pool_output_shape(
             x.shape[2:], self.kernel, self.strides, self.pads, self.dilations, self.ceil_mode
         )
         if min(out_size) < 1:
+            (kh, kw), (dh, dw) = self.kernel, self.dilations
             raise ValueError(
-                f"{name_of(self)}: input of shape {tuple(x.shape)} is too small: the output "
-                f"would be {out_size[0]}x{out_size[1]}"
+                f"{name_of(self)}: input of spatial size {x.shape[2]}x{x.shape[3]} (H x W) is "
+                f"too small for the {(kh - 1) * dh + 1}x{(kw - 1) * dw + 1} window with padding "
+                f"{self.pads[0]}x{self.pads[1]}: the output would be {out_size[0]}x{out_size[1]}"
             )
         return out_size
 
@@ -115,9 +117,12 @@ class LPPool2d(_WindowPool2d):
 
     def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode=False) -> None:
         super().__init__(kernel_size, stride, 0, 1, ceil_mode)
-        if not isinstance(norm_type, numbers.Real) or not norm_type > 0:
+        self.norm_type = norm_type  # set first: the error message below shows the repr
+        if (
+            not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool)
+            or not norm_type > 0
+        ):
             raise ValueError(f"{name_of(self)}: norm_type must be positive, got {norm_type!r}")
-        self.norm_type = norm_type
 
     def extra_repr(self) -> str:
         return (
@@ -139,7 +144,7 @@ class AdaptiveAvgPool2d(SpatialModule):
 
     def __init__(self, output_size) -> None:
         super().__init__()
-        pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else output_size
+        pair = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
         if len(pair) != 2 or not all(
             size is None or (isinstance(size, numbers.Integral) and size > 0) for size in pair
         ):

@@ -1,0 +1,261 @@
+"""Each Numba kernel in backend.cpu against its plain twin in backend.plain, and both against
+PyTorch (unfold, fold, max_pool2d) or a loop over every element, over random geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_reference import assert_close
+
+from minicnn.backend import cpu, plain
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+
+
+def pair_of(low: int, high: int):
+    return st.tuples(st.integers(low, high), st.integers(low, high))
+
+
+def make_array(values: np.ndarray, layout: str) -> np.ndarray:
+    """``values`` as a C-contiguous array, a strided view, or a Fortran-ordered copy: the
+    kernels must read any of them."""
+    if layout == "strided":
+        spread = np.zeros((*values.shape[:-1], 2 * values.shape[-1]), values.dtype)
+        spread[..., ::2] = values
+        return spread[..., ::2]
+    if layout == "fortran":
+        return np.asfortranarray(values)
+    return values.copy()
+
+
+def layouts():
+    return st.sampled_from(["contiguous", "strided", "fortran"])
+
+
+@st.composite
+def unfold_cases(draw):
+    """(N, C, H, W), kernel, stride, dilation and the output size of a padding-free window."""
+    kernel, stride, dilation = draw(pair_of(1, 4)), draw(pair_of(1, 3)), draw(pair_of(1, 3))
+    size = tuple(
+        d * (k - 1) + 1 + draw(st.integers(0, 5)) for k, d in zip(kernel, dilation, strict=True)
+    )
+    out_size = tuple(
+        (n - d * (k - 1) - 1) // s + 1
+        for n, k, s, d in zip(size, kernel, stride, dilation, strict=True)
+    )
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *size)
+    return shape, kernel, stride, dilation, out_size
+
+
+# --- im2col / col2im -------------------------------------------------------------------------
+
+
+@given(case=unfold_cases(), layout=layouts(), seed=st.integers(0, 2**16))
+@DTYPES
+def test_im2col_twins_match_torch_unfold(case, layout, seed, dtype):
+    shape, kernel, stride, dilation, out_size = case
+    x = make_array(np.random.default_rng(seed).standard_normal(shape).astype(dtype), layout)
+    x_before = x.copy()
+    unfolded = torch.nn.functional.unfold(
+        torch.from_numpy(np.ascontiguousarray(x)), kernel, dilation=dilation, stride=stride
+    ).numpy()  # (N, C*kh*kw, L)
+    expected = unfolded.transpose(1, 0, 2).reshape(unfolded.shape[1], -1)  # (C*kh*kw, N*L)
+    for kernels in (cpu, plain):
+        cols = kernels.im2col(x, kernel, stride, dilation, out_size)
+        assert cols.dtype == dtype, kernels.__name__
+        np.testing.assert_array_equal(cols, expected, err_msg=kernels.__name__)
+    np.testing.assert_array_equal(x, x_before)
+
+
+@given(case=unfold_cases(), layout=layouts(), seed=st.integers(0, 2**16))
+@DTYPES
+def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
+    shape, kernel, stride, dilation, out_size = case
+    n, c = shape[:2]
+    rows, per_image = c * kernel[0] * kernel[1], out_size[0] * out_size[1]
+    values = np.random.default_rng(seed).standard_normal((rows, n * per_image)).astype(dtype)
+    cols = make_array(values, layout)
+    folded = torch.nn.functional.fold(
+        torch.from_numpy(values.reshape(rows, n, per_image).transpose(1, 0, 2).copy()),
+        shape[2:], kernel, dilation=dilation, stride=stride,
+    ).numpy()
+    results = {}
+    for kernels in (cpu, plain):
+        results[kernels] = kernels.col2im(cols, shape, kernel, stride, dilation, out_size)
+        assert_close(results[kernels], folded, dtype, f"{kernels.__name__}.col2im")
+    assert_close(results[cpu], results[plain], dtype, "col2im: cpu against plain")
+    np.testing.assert_array_equal(cols, values)
+
+
+# --- max pooling -----------------------------------------------------------------------------
+
+
+@st.composite
+def max_pool_geometry(draw):
+    """Geometry PyTorch accepts, with an output of at least 1x1; the input may be smaller than
+    the dilation, so that a window can step over the whole input."""
+    kernel, stride, dilation = draw(pair_of(1, 4)), draw(pair_of(1, 3)), draw(pair_of(1, 3))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    size = tuple(
+        max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4))
+        for k, d, p in zip(kernel, dilation, padding, strict=True)
+    )
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *size)
+    ceil_mode = draw(st.booleans())
+    return shape, kernel, stride, padding, dilation, ceil_mode
+
+
+def draw_pool_input(draw, shape, dtype):
+    """Normal values, small integers (ties), or a mix with NaN and -inf."""
+    kind = draw(st.sampled_from(["normal", "ties", "special"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "normal":
+        return rng.standard_normal(shape).astype(dtype)
+    if kind == "ties":
+        return rng.integers(0, 3, size=shape).astype(dtype)
+    values = [-np.inf, np.nan, 0.0, 1.0]
+    return rng.choice(values, size=shape, p=[0.4, 0.1, 0.25, 0.25]).astype(dtype)
+
+
+def torch_max_pool(x, kernel, stride, padding, dilation, ceil_mode):
+    out, indices = torch.nn.functional.max_pool2d(
+        torch.from_numpy(np.ascontiguousarray(x)), kernel, stride, padding, dilation,
+        ceil_mode=ceil_mode, return_indices=True,
+    )
+    return out.numpy(), indices.numpy()
+
+
+@given(case=max_pool_geometry(), layout=layouts(), data=st.data())
+@DTYPES
+def test_max_pool2d_forward_twins_match_torch(case, layout, data, dtype):
+    """Outputs and indices equal PyTorch's exactly: first maximum in window order, last NaN,
+    PyTorch's starting index for windows of -inf or windows that miss the input."""
+    shape, kernel, stride, padding, dilation, ceil_mode = case
+    values = draw_pool_input(data.draw, shape, dtype)
+    x = make_array(values, layout)
+    out_torch, indices_torch = torch_max_pool(values, kernel, stride, padding, dilation, ceil_mode)
+    for kernels in (cpu, plain):
+        out, indices = kernels.max_pool2d_forward(
+            x, kernel, stride, padding, dilation, out_torch.shape[2:]
+        )
+        assert out.dtype == dtype and indices.dtype == np.int64, kernels.__name__
+        np.testing.assert_array_equal(out, out_torch, err_msg=kernels.__name__)
+        np.testing.assert_array_equal(indices, indices_torch, err_msg=kernels.__name__)
+    np.testing.assert_array_equal(x, values)
+
+
+def scatter_reference(grad_out, indices, in_size):
+    """grad_in[n, c].flat[indices[n, c, i]] += grad_out[n, c, i] in float64; indices outside
+    the plane are dropped."""
+    n, c = grad_out.shape[:2]
+    plane = in_size[0] * in_size[1]
+    grad_in = np.zeros((n * c, plane))
+    flat_indices = indices.reshape(n * c, -1)
+    flat_grad = grad_out.reshape(n * c, -1).astype(np.float64)
+    for row in range(n * c):
+        inside = (flat_indices[row] >= 0) & (flat_indices[row] < plane)
+        np.add.at(grad_in[row], flat_indices[row][inside], flat_grad[row][inside])
+    return grad_in.reshape(n, c, *in_size)
+
+
+@st.composite
+def scatter_cases(draw):
+    """Indices from a real max pool, or arbitrary ones: repeated, and some past the plane."""
+    shape, kernel, stride, padding, dilation, ceil_mode = draw(max_pool_geometry())
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    _, indices = torch_max_pool(
+        rng.standard_normal(shape), kernel, stride, padding, dilation, ceil_mode
+    )
+    if draw(st.booleans()):
+        plane = shape[2] * shape[3]
+        indices = rng.integers(0, plane + plane // 2 + 1, size=indices.shape)
+    return indices, shape[2:], seed
+
+
+@given(case=scatter_cases(), layout=layouts())
+@DTYPES
+def test_max_pool2d_backward_twins_scatter_and_add(case, layout, dtype):
+    indices, in_size, seed = case
+    values = np.random.default_rng(seed).standard_normal(indices.shape).astype(dtype)
+    grad_out = make_array(values, layout)
+    expected = scatter_reference(values, indices, in_size)
+    results = {}
+    for kernels in (cpu, plain):
+        results[kernels] = kernels.max_pool2d_backward(grad_out, make_array(indices, layout),
+                                                       in_size)
+        assert_close(results[kernels], expected, dtype, f"{kernels.__name__}.max_pool2d_backward")
+    assert_close(results[cpu], results[plain], dtype, "max_pool2d_backward: cpu against plain")
+    np.testing.assert_array_equal(grad_out, values)
+
+
+# --- window means (average and adaptive average pooling) -------------------------------------
+
+
+@st.composite
+def window_cases(draw):
+    """Arbitrary non-empty windows [start, end) on each axis, possibly overlapping, with a
+    positive integer divisor for each output."""
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *draw(pair_of(1, 7)))
+    out_size = draw(pair_of(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    bounds = []
+    for size, out in zip(shape[2:], out_size, strict=True):
+        start = rng.integers(0, size, size=out)
+        end = start + 1 + rng.integers(0, size - start)
+        bounds += [start.astype(np.int64), end.astype(np.int64)]
+    divisor = rng.integers(1, 10, size=out_size)
+    return shape, bounds, divisor
+
+
+def window_mean_reference(x, row_start, row_end, col_start, col_end, divisor):
+    x = x.astype(np.float64)
+    out = np.empty((*x.shape[:2], *divisor.shape))
+    for oh, ow in np.ndindex(divisor.shape):
+        window = x[:, :, row_start[oh] : row_end[oh], col_start[ow] : col_end[ow]]
+        out[:, :, oh, ow] = window.sum(axis=(2, 3)) / divisor[oh, ow]
+    return out
+
+
+def window_mean_backward_reference(grad_out, in_size, row_start, row_end, col_start, col_end,
+                                   divisor):
+    grad_out = grad_out.astype(np.float64)
+    grad_in = np.zeros((*grad_out.shape[:2], *in_size))
+    for oh, ow in np.ndindex(divisor.shape):
+        share = grad_out[:, :, oh, ow, None, None] / divisor[oh, ow]
+        grad_in[:, :, row_start[oh] : row_end[oh], col_start[ow] : col_end[ow]] += share
+    return grad_in
+
+
+@given(case=window_cases(), layout=layouts(), seed=st.integers(0, 2**16))
+@DTYPES
+def test_window_mean_forward_twins(case, layout, seed, dtype):
+    shape, bounds, divisor = case
+    values = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    x = make_array(values, layout)
+    expected = window_mean_reference(values, *bounds, divisor)
+    results = {}
+    for kernels in (cpu, plain):
+        results[kernels] = kernels.window_mean_forward(x, *bounds, divisor)
+        assert_close(results[kernels], expected, dtype, f"{kernels.__name__}.window_mean_forward")
+    assert_close(results[cpu], results[plain], dtype, "window_mean_forward: cpu against plain")
+    np.testing.assert_array_equal(x, values)
+
+
+@given(case=window_cases(), layout=layouts(), seed=st.integers(0, 2**16))
+@DTYPES
+def test_window_mean_backward_twins(case, layout, seed, dtype):
+    shape, bounds, divisor = case
+    out_shape = (*shape[:2], *divisor.shape)
+    values = np.random.default_rng(seed).standard_normal(out_shape).astype(dtype)
+    grad_out = make_array(values, layout)
+    expected = window_mean_backward_reference(values, shape[2:], *bounds, divisor)
+    results = {}
+    for kernels in (cpu, plain):
+        results[kernels] = kernels.window_mean_backward(grad_out, shape[2:], *bounds, divisor)
+        assert_close(results[kernels], expected, dtype, f"{kernels.__name__}.window_mean_backward")
+    assert_close(results[cpu], results[plain], dtype, "window_mean_backward: cpu against plain")
+    np.testing.assert_array_equal(grad_out, values)
