@@ -405,3 +405,10 @@ def test_max_pool2d_indices_of_an_unbatched_input_are_unbatched():
     out_torch, indices_torch = torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x))
     assert out.shape == indices.shape == tuple(indices_torch.shape)
     np.testing.assert_array_equal(indices, indices_torch.numpy())
+
+
+@pytest.mark.parametrize("layer", [nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(2)])
+def test_pools_reject_empty_channels_or_planes(layer):
+    for shape in [(1, 0, 4, 4), (1, 2, 0, 4), (2, 4, 0)]:
+        with pytest.raises(ValueError, match=r"non-empty channel, height and width.*got shape"):
+            layer(np.zeros(shape, np.float32))
