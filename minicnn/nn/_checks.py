@@ -71,9 +71,13 @@ def check_input(layer, x, ndims: tuple[int, ...] | None, layout: str = "", dtype
     The layer's name is formatted only when a check fails.
     """
     if not is_array(x):
-        raise TypeError(f"{name_of(layer)}: expected a numpy or cupy array, got {type(x).__name__}")
+        raise TypeError(
+            f"{name_of(layer)}: expected a numpy or cupy array, got {type(x).__name__}"
+        )
     if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name_of(layer)}: expected a float32 or float64 input, got dtype {x.dtype}")
+        raise TypeError(
+            f"{name_of(layer)}: expected a float32 or float64 input, got dtype {x.dtype}"
+        )
     if dtype is not None and x.dtype != dtype:
         raise TypeError(
             f"{name_of(layer)}: input dtype {x.dtype} does not match the layer's dtype {dtype}; "
@@ -81,12 +85,14 @@ def check_input(layer, x, ndims: tuple[int, ...] | None, layout: str = "", dtype
         )
     if device is not None and device_of(x) != device:
         raise TypeError(
-            f"{name_of(layer)}: input is on device '{device_of(x)}' but the layer's parameters are on "
-            f"'{device}'; move one of them (model.to(...) or the array)"
+            f"{name_of(layer)}: input is on device '{device_of(x)}' but the layer's parameters "
+            f"are on '{device}'; move one of them (model.to(...) or the array)"
         )
     if ndims is not None and x.ndim not in ndims:
         expected = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{name_of(layer)}: expected {expected} input {layout}, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name_of(layer)}: expected {expected} input {layout}, got shape {tuple(x.shape)}"
+        )
 
 
 def normalize_dim(dim: int, ndim: int, layer: str) -> int:

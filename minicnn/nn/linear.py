@@ -42,7 +42,8 @@ class Linear(Module):
                 f"{self!r}: expected input of shape (..., {self.in_features}), "
                 f"got shape {tuple(x.shape)}"
             )
-        out, cache = F.linear_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
+        bias = None if self.bias is None else self.bias.data
+        out, cache = F.linear_forward(x, self.weight.data, bias)
         self._save_for_backward(cache, out)
         return out
 
