@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from minicnn import functional as F
+from minicnn.backend import array_module
 from minicnn.nn._checks import check_input, normalize_dim
 from minicnn.nn.module import Module
 
@@ -19,11 +20,13 @@ class _Elementwise(Module):
     def forward(self, x):
         check_input(self, x, None)
         out, cache = self._forward_pair(x)
+        out = array_module(x).asarray(out)  # NumPy turns 0-D results into scalars
         self._save_for_backward(cache, out)
         return out
 
     def backward(self, grad_output):
-        return self._backward_pair(grad_output, self._saved_for_backward(grad_output))
+        grad_x = self._backward_pair(grad_output, self._saved_for_backward(grad_output))
+        return array_module(grad_output).asarray(grad_x)
 
 
 class ReLU(_Elementwise):
