@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from torch_reference import compare_with_torch, torch_dtype
+from torch_reference import assert_close, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -43,7 +43,7 @@ def test_torch_weights_load_unchanged():
     ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
     x = np.random.default_rng(1).random((4, 1, 28, 28)).astype(np.float32)
     expected = theirs(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(ours(x), expected, rtol=1e-4, atol=1e-5)
+    assert_close(ours(x), expected, np.float32, "LeNet-5 with torch's weights")
 
 
 def test_lenet_training_step_keeps_float32():

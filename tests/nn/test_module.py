@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from torch_reference import compare_with_torch
+from torch_reference import assert_close, compare_with_torch
 
 import minicnn as mc
 from minicnn import nn
@@ -67,7 +67,8 @@ def test_torch_state_dict_loads_unchanged_and_outputs_agree():
     result = ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     assert result.missing_keys == [] and result.unexpected_keys == []
     x = np.random.default_rng(0).random((3, 1, 8, 8)).astype(np.float32)
-    np.testing.assert_allclose(ours(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
+    expected = theirs(torch.from_numpy(x)).detach().numpy()
+    assert_close(ours(x), expected, np.float32, "outputs with torch's weights")
 
 
 def test_state_dict_returns_copies():
@@ -119,7 +120,7 @@ def test_gradients_accumulate_like_torch_and_zero_grad():
         theirs(torch.from_numpy(x)).backward(torch.from_numpy(grad))
     torch_grads = dict(theirs.named_parameters())
     for name, param in ours.named_parameters():
-        np.testing.assert_allclose(param.grad, torch_grads[name].grad.numpy(), rtol=1e-5)
+        assert_close(param.grad, torch_grads[name].grad.numpy(), np.float32, name)
     ours.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.any() for p in ours.parameters())
     ours.zero_grad()
