@@ -6,6 +6,7 @@ by a count (``window_mean``); they differ only in where the rectangles lie and w
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -139,17 +140,25 @@ class LPPool2dCache(NamedTuple):
     x: object
     norm_type: float
     window_size: int
-    mean_cache: WindowMeanCache
-    mean: object
-    out: object
+    inner: MaxPool2dCache | WindowMeanCache  # max pooling for p = +-inf, else average pooling
+    mean: object  # avg_pool(x ** p), None for p = +-inf
 
 
 def lp_pool2d_forward(x, norm_type: float, kernel: Pair, stride: Pair, ceil_mode: bool = False):
-    """out = (kh*kw * avg_pool(x ** p)) ** (1/p): each window's p-norm, as PyTorch computes it."""
-    mean, mean_cache = avg_pool2d_forward(x**norm_type, kernel, stride, (0, 0), ceil_mode)
+    """out = (kh*kw * avg_pool(x ** p)) ** (1/p), each window's p-norm as PyTorch computes it
+    (with ceil_mode, a clipped window's average still gets multiplied by the full kh*kw).
+
+    p = inf is max |x| over the window and p = -inf is min |x|, as PyTorch special-cases them.
+    """
+    norm_type = float(norm_type)  # a NumPy scalar p would turn float32 into float64
     window_size = kernel[0] * kernel[1]
+    if math.isinf(norm_type):
+        sign = 1 if norm_type > 0 else -1
+        peak, inner = max_pool2d_forward(sign * abs(x), kernel, stride, (0, 0), (1, 1), ceil_mode)
+        return sign * peak, LPPool2dCache(x, norm_type, window_size, inner, None)
+    mean, inner = avg_pool2d_forward(x**norm_type, kernel, stride, (0, 0), ceil_mode)
     out = (mean * window_size) ** (1.0 / norm_type)
-    return out, LPPool2dCache(x, norm_type, window_size, mean_cache, mean, out)
+    return out, LPPool2dCache(x, norm_type, window_size, inner, mean)
 
 
 def lp_pool2d_backward(grad_out, cache: LPPool2dCache):
@@ -157,12 +166,16 @@ def lp_pool2d_backward(grad_out, cache: LPPool2dCache):
 
       d out / d m = K/p * (K*m) ** (1/p - 1)  (0 where m == 0, as PyTorch's relu(|m|) gives)
       d m / d x   = avg_pool's backward, then d (x ** p) / d x = p * x ** (p - 1).
+
+    For p = +-inf, out = +-max(+-|x|): the gradient goes to the chosen element, times sign(x).
     """
     xp = array_module(grad_out)
     p, window_size = cache.norm_type, cache.window_size
+    if math.isinf(p):
+        sign = 1 if p > 0 else -1
+        return max_pool2d_backward(sign * grad_out, cache.inner) * sign * xp.sign(cache.x)
     with np.errstate(divide="ignore", invalid="ignore"):
         grad_mean = grad_out * (window_size / p) * (cache.mean * window_size) ** (1.0 / p - 1.0)
     grad_mean = xp.where(cache.mean == 0, xp.zeros((), dtype=grad_mean.dtype), grad_mean)
-    grad_power = window_mean_backward(grad_mean, cache.mean_cache)
+    grad_power = window_mean_backward(grad_mean, cache.inner)
     return grad_power * p * cache.x ** (p - 1)
-

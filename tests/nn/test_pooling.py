@@ -106,7 +106,7 @@ def lp_pool_cases(draw):
     kernel = draw(pair_of(1, 4))
     size = tuple(k + draw(st.integers(0, 5)) for k in kernel)
     options = dict(
-        norm_type=draw(st.sampled_from([1, 2, 2.0, 3, 1.5])),
+        norm_type=draw(st.sampled_from([1, 2, 2.0, 3, 1.5, float("inf"), -float("inf")])),
         kernel_size=int_or_pair(draw, kernel), stride=draw_stride(draw),
         ceil_mode=draw(st.booleans()),
     )
@@ -167,7 +167,7 @@ def test_lp_pool2d_matches_torch(case, seed, dtype, kernels):
     options, shape = case
     rng = np.random.default_rng(seed)
     kind = rng.choice(["any sign", "positive", "sparse"])
-    if kind == "any sign" and options["norm_type"] == 2:
+    if kind == "any sign" and options["norm_type"] in (2, float("inf"), -float("inf")):
         x = rng.standard_normal(shape)
     elif kind == "sparse":
         x = rng.uniform(0.1, 2.0, size=shape) * (rng.random(shape) < 0.2)
@@ -322,11 +322,18 @@ def test_pool_gradcheck(layer, shape):
         (lambda: nn.MaxPool2d(2, padding=-1), ValueError, r"MaxPool2d.*padding must be non-neg"),
         (lambda: nn.MaxPool2d(2.5), TypeError, r"MaxPool2d.*kernel_size must be an int or a pair"),
         (lambda: nn.AvgPool2d(2, divisor_override=0), ValueError,
-         r"AvgPool2d.*divisor_override must be a positive int"),
-        (lambda: nn.LPPool2d(0, 2), ValueError, r"LPPool2d.*norm_type must be positive, got 0"),
-        (lambda: nn.LPPool2d(-1.5, 2), ValueError, r"LPPool2d.*norm_type must be positive"),
+         r"AvgPool2d.*divisor_override must be positive, got 0"),
+        (lambda: nn.AvgPool2d(2, divisor_override=2.0), TypeError,
+         r"AvgPool2d.*divisor_override must be an int"),
+        (lambda: nn.AvgPool2d(2, divisor_override=True), TypeError, r"divisor_override"),
+        (lambda: nn.LPPool2d(0, 2), ValueError, r"LPPool2d\(norm_type=0.*must be non-zero"),
+        (lambda: nn.LPPool2d(float("nan"), 2), ValueError, r"LPPool2d.*norm_type"),
+        (lambda: nn.LPPool2d("2", 2), TypeError, r"LPPool2d.*norm_type must be a number"),
         (lambda: nn.AdaptiveAvgPool2d(0), ValueError, r"AdaptiveAvgPool2d.*output_size"),
-        (lambda: nn.AdaptiveAvgPool2d((2, 0)), ValueError, r"AdaptiveAvgPool2d.*got \(2, 0\)"),
+        (lambda: nn.AdaptiveAvgPool2d((2, 0)), ValueError,
+         r"AdaptiveAvgPool2d\(output_size=\(2, 0\)\).*must be positive, got 0"),
+        (lambda: nn.AdaptiveAvgPool2d(2.0), TypeError, r"AdaptiveAvgPool2d.*must be an int"),
+        (lambda: nn.AdaptiveAvgPool2d(True), TypeError, r"AdaptiveAvgPool2d"),
         (lambda: nn.AdaptiveAvgPool2d((1, 2, 3)), ValueError, r"AdaptiveAvgPool2d.*output_size"),
     ],
 )
@@ -412,3 +419,36 @@ def test_pools_reject_empty_channels_or_planes(layer):
     for shape in [(1, 0, 4, 4), (1, 2, 0, 4), (2, 4, 0)]:
         with pytest.raises(ValueError, match=r"non-empty channel, height and width.*got shape"):
             layer(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("norm_type", [np.float64(2.0), np.float64(np.inf), np.int64(3)])
+def test_lp_pool2d_numpy_scalar_norm_type_keeps_float32(norm_type):
+    layer = nn.LPPool2d(norm_type, 2)
+    x = np.random.default_rng(0).random((1, 2, 4, 4)).astype(np.float32) + 0.1
+    out = layer(x)
+    assert out.dtype == np.float32
+    assert layer.backward(np.ones_like(out)).dtype == np.float32
+
+
+@pytest.mark.parametrize("norm_type", [float("inf"), -float("inf")])
+def test_lp_pool2d_infinite_norm_gradcheck(norm_type):
+    rng = np.random.default_rng(0)
+    x = (rng.permutation(32) + 1.0) * rng.choice([-1, 1], 32)  # distinct |x|: no ties
+    assert mc.gradcheck(nn.LPPool2d(norm_type, 2), x.reshape(2, 1, 4, 4))
+
+
+def test_pool_attributes_are_torchs():
+    for ours, theirs in [(nn.MaxPool2d(3), torch.nn.MaxPool2d(3)),
+                         (nn.AvgPool2d((2, 3)), torch.nn.AvgPool2d((2, 3))),
+                         (nn.LPPool2d(2, 3), torch.nn.LPPool2d(2, 3))]:
+        for name in ("kernel_size", "stride", "ceil_mode"):
+            assert getattr(ours, name) == getattr(theirs, name), name
+
+
+def test_returned_indices_are_the_callers_own():
+    layer = nn.MaxPool2d(2, return_indices=True)
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
+    out, indices = layer(x)
+    expected = layer.backward(np.ones_like(out))
+    indices[...] = 0
+    np.testing.assert_array_equal(layer.backward(np.ones_like(out)), expected)
