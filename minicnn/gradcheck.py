@@ -92,30 +92,40 @@ def gradcheck(
     ``(forward, backward)`` with ``forward(*inputs) -> (out, cache)`` and
     ``backward(grad_out, cache) -> grad or tuple of grads``. The scalar differentiated is
     sum(out * R) for a fixed random R. Random draws inside forward (Dropout) repeat identically
-    on every evaluation. Every array must be float64; the arrays are perturbed in place and
-    restored. Raises GradcheckError (or returns a falsy result) when some entry differs by more
-    than atol + rtol * |numeric|.
+    on every evaluation, and each evaluation gets fresh copies of the inputs (in-place layers
+    may overwrite them). Every array must be float64; parameters are perturbed in place and
+    restored. A gradient returned as None counts as zeros. Raises GradcheckError (or returns a
+    falsy result) when some entry differs by more than atol + rtol * |numeric|.
     """
     inputs = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
     forward, backward, arrays, names = _as_pair(target, inputs)
     for name, array in zip(names, arrays, strict=True):
-        if array.dtype != np.float64:
+        if not isinstance(array, np.ndarray) or array.dtype != np.float64:
+            kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
             raise TypeError(
-                f"gradcheck: {name} must be float64 for finite differences, got {array.dtype}"
+                f"gradcheck: {name} must be a float64 NumPy array for finite differences, "
+                f"got {kind}"
             )
     rng_state = random.get_state()
 
     def evaluate():
         random.set_state(rng_state)
-        return forward(*arrays)
+        return forward(*(array.copy() for array in arrays))
 
     weights = np.random.default_rng(seed).standard_normal(evaluate().shape)
     analytic = backward(weights.copy())
+    if len(analytic) != len(arrays):
+        raise ValueError(
+            f"gradcheck: backward returned {len(analytic)} gradients for {len(arrays)} arrays"
+        )
     worst = (-1.0, names[0], (), 0.0, 0.0)
     ok, checked = True, 0
-    for name, array, grad in zip(names, arrays, analytic, strict=False):
-        if grad is None:
-            continue
+    for name, array, grad in zip(names, arrays, analytic, strict=True):
+        grad = np.zeros_like(array) if grad is None else grad
+        if grad.shape != array.shape:
+            raise ValueError(
+                f"gradcheck: the gradient of {name} has shape {grad.shape}, expected {array.shape}"
+            )
         for index in np.ndindex(array.shape):
             original = array[index]
             array[index] = original + eps

@@ -51,3 +51,34 @@ def test_gradcheck_checks_parameters_and_keeps_them():
 def test_gradcheck_requires_float64():
     with pytest.raises(TypeError, match="float64"):
         mc.gradcheck(nn.Linear(3, 2), np.zeros((1, 3), np.float32))
+
+
+class _LinearForgettingBias(nn.Linear):
+    def backward(self, grad_output):
+        grad_x = super().backward(grad_output)
+        self.bias.grad = None
+        return grad_x
+
+
+def test_gradcheck_catches_a_missing_parameter_gradient():
+    layer = _LinearForgettingBias(3, 2, dtype=np.float64)
+    with pytest.raises(mc.GradcheckError, match="bias"):
+        mc.gradcheck(layer, np.random.default_rng(4).standard_normal((4, 3)))
+
+
+def test_gradcheck_gives_inplace_layers_fresh_inputs():
+    x = np.random.default_rng(5).uniform(0.1, 1.0, (3, 4)) * np.array([1, -1, 1, -1])
+    before = x.copy()
+    assert mc.gradcheck(nn.ReLU(inplace=True), x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_gradcheck_rejects_non_arrays_and_wrong_gradient_shapes():
+    with pytest.raises(TypeError, match="float64 NumPy array"):
+        mc.gradcheck(nn.Tanh(), [[1.0, 2.0]])
+
+    def backward(grad, cache):
+        return grad[:1]
+
+    with pytest.raises(ValueError, match=r"shape \(1, 3\), expected \(2, 3\)"):
+        mc.gradcheck((F.tanh_forward, backward), np.zeros((2, 3)))
