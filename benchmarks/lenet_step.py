@@ -19,6 +19,7 @@ clean_blas_environment()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import interleaved_medians, machine_header  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import minicnn as mc  # noqa: E402
 from minicnn import nn  # noqa: E402
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # NumPy's BLAS gets the same number of threads
 
     mc.manual_seed(0)
     ours = lenet(nn)

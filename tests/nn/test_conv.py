@@ -74,6 +74,7 @@ def test_conv2d_matches_torch(case, seed, dtype, kernels):
         dict(),
         dict(stride=2, padding=1, bias=False),
         dict(padding="same", dilation=2, padding_mode="reflect"),
+        dict(padding="same"),  # the (3, 2) kernel pads 1 column: all of it on the right
         dict(padding=(2, 1), padding_mode="circular", groups=2),
         dict(padding=1, padding_mode="replicate", stride=(1, 2)),
     ],
