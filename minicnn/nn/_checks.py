@@ -59,9 +59,13 @@ def positive_int(value, name: str, layer: str) -> int:
 
 def float_dtype(dtype, layer: str) -> np.dtype:
     """The layer's parameter dtype: float32 (default) or float64."""
-    resolved = np.dtype(np.float32 if dtype is None else dtype)
+    try:
+        resolved = np.dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        resolved = None
     if resolved not in FLOAT_DTYPES:
-        raise TypeError(f"{name_of(layer)}: dtype must be float32 or float64, got {resolved}")
+        shown = dtype if resolved is None else resolved
+        raise TypeError(f"{name_of(layer)}: dtype must be float32 or float64, got {shown}")
     return resolved
 
 
