@@ -47,6 +47,8 @@ def tanh_backward(grad_out, out):
 
 def softmax_forward(x, dim: int):
     """y = exp(x - max) / sum(exp(x - max)) along ``dim``; the shift keeps every exp <= 1."""
+    if x.shape[dim] == 0:  # empty rows: nothing to normalise (x.max would raise), as PyTorch
+        return x.copy(), (x.copy(), dim)
     xp = array_module(x)
     shifted = xp.exp(x - x.max(axis=dim, keepdims=True))
     out = shifted / shifted.sum(axis=dim, keepdims=True)
@@ -61,6 +63,8 @@ def softmax_backward(grad_out, cache):
 
 def log_softmax_forward(x, dim: int):
     """y = x - max - log(sum(exp(x - max))) along ``dim``: finite even at logits of +-1e4."""
+    if x.shape[dim] == 0:  # empty rows: nothing to normalise (x.max would raise), as PyTorch
+        return x.copy(), (x.copy(), dim)
     xp = array_module(x)
     shifted = x - x.max(axis=dim, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -41,6 +42,10 @@ class Sequential(Module):
         items = list(self._modules.items())
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
+        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+            raise TypeError(
+                f"Sequential: index must be an int or a slice, got {type(index).__name__}"
+            )
         if not -len(items) <= index < len(items):
             raise IndexError(f"Sequential: index {index} is out of range for {len(items)} modules")
         return items[index][1]

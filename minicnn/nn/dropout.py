@@ -22,7 +22,7 @@ class Dropout(Module):
             raise TypeError(f"Dropout: p must be a float, got {type(p).__name__}")
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = float(p), inplace
+        self.p, self.inplace = p, inplace  # p as given, as PyTorch keeps it (repr 'p=1')
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -60,6 +60,14 @@ class Module:
                 return entries[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def __delattr__(self, name: str) -> None:
+        for registry in ("_parameters", "_modules"):
+            entries = self.__dict__.get(registry)
+            if entries is not None and name in entries:
+                del entries[name]
+                return
+        object.__delattr__(self, name)
+
     # --- forward / backward -------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
@@ -105,39 +113,70 @@ class Module:
     # --- traversal ----------------------------------------------------------------------------
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from self._modules.items()
+        """Direct children with their attribute names; a module registered twice comes once."""
+        seen = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first, with dotted names; a shared module
+        comes once under its first name unless ``remove_duplicate=False`` (PyTorch's rule)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(
+                memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
+            )
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Parameters with PyTorch's dotted names; a shared one comes once under its first name
+        unless ``remove_duplicate=False``."""
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse else [(prefix, self)]
+        )
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in modules:
             for name, param in module._parameters.items():
-                if param is not None and id(param) not in seen:
-                    seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
+                if param is None or (remove_duplicate and id(param) in seen):
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     # --- modes, gradients, devices ------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (Dropout active) or, with mode=False, evaluation mode."""
+        if not isinstance(mode, bool):
+            raise ValueError(
+                f"{type(self).__name__}.train: training mode is expected to be boolean, "
+                f"got {mode!r}"
+            )
         for module in self.modules():
-            module.training = bool(mode)
+            module.training = mode
         return self
 
     def eval(self) -> Module:
@@ -164,10 +203,11 @@ class Module:
     # --- state --------------------------------------------------------------------------------
 
     def state_dict(self) -> OrderedDict:
-        """Copies of the parameters under PyTorch's keys ('0.weight', 'fc.bias', ...)."""
+        """Copies of the parameters under PyTorch's keys ('0.weight', 'fc.bias', ...); a shared
+        parameter or module appears under every name it has, as in PyTorch."""
         return OrderedDict(
             (name, array_module(param.data).array(param.data, copy=True))
-            for name, param in self.named_parameters()
+            for name, param in self.named_parameters(remove_duplicate=False)
         )
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
@@ -176,7 +216,7 @@ class Module:
         A shape mismatch always fails; a missing or unexpected key fails when ``strict``.
         Raises RuntimeError listing every problem, as PyTorch does; nothing is loaded then.
         """
-        params = dict(self.named_parameters())
+        params = dict(self.named_parameters(remove_duplicate=False))
         missing = [key for key in params if key not in state_dict]
         unexpected = [key for key in state_dict if key not in params]
         errors = [
