@@ -22,10 +22,19 @@ class Sequential(Module):
             self._check_module(module)
             setattr(self, name, module)
 
-    @staticmethod
-    def _check_module(module) -> None:
+    def _check_module(self, module) -> None:
+        """A Module, and not one already in the stack: a module keeps the data of its last
+        forward for its backward, so one instance at two positions would backpropagate the
+        second use's data through the first."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential: expected a Module, got {type(module).__name__}")
+        for name, existing in self._modules.items():
+            if existing is module:
+                raise ValueError(
+                    f"Sequential: {module!r} at position {len(self)} is the instance already at "
+                    f"position {name}; give each position its own instance "
+                    f"(e.g. a new {type(module).__name__}(...))"
+                )
 
     def append(self, module: Module) -> Sequential:
         self._check_module(module)

@@ -3,6 +3,10 @@
 A layer implements ``forward(x)``, which computes the output and keeps what backward needs
 (``self._save_for_backward``), and ``backward(grad_output)``, which returns the gradient with
 respect to the last forward's input and adds its parameters' gradients into ``Parameter.grad``.
+
+A module keeps the data of its LAST forward for its backward, so an instance is used once per
+forward pass: a network that applies the same kind of layer twice holds two instances
+(Sequential refuses one instance at two positions). Shared parameters (weight tying) are fine.
 """
 
 from __future__ import annotations

@@ -23,9 +23,18 @@ class Parameter:
         return self.data.dtype
 
     def accumulate_grad(self, grad) -> None:
-        """grad_total += grad, as PyTorch accumulates until ``zero_grad``."""
+        """grad_total += grad, as PyTorch accumulates until ``zero_grad``.
+
+        A gradient of another shape or dtype is a bug in a backward: it fails here rather
+        than being broadcast or cast silently.
+        """
+        if grad.shape != self.data.shape or grad.dtype != self.data.dtype:
+            raise RuntimeError(
+                f"gradient of shape {tuple(grad.shape)} and dtype {grad.dtype} for a parameter "
+                f"of shape {tuple(self.data.shape)} and dtype {self.data.dtype}"
+            )
         if self.grad is None:
-            self.grad = array_module(grad).array(grad, dtype=self.data.dtype, copy=True)
+            self.grad = array_module(grad).array(grad, copy=True)
         else:
             self.grad += grad
 

@@ -477,3 +477,14 @@ def test_to_cpu_keeps_arrays_and_unknown_device_fails():
     assert model.to("cpu") is model and model[0].weight.data is before
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         model.to("tpu")
+
+
+def test_parameter_refuses_a_gradient_of_another_shape_or_dtype():
+    param = nn.Parameter(np.zeros(3, np.float32))
+    with pytest.raises(RuntimeError, match="dtype float64 for a parameter of shape \\(3,\\)"):
+        param.accumulate_grad(np.zeros(3))
+    with pytest.raises(RuntimeError, match="shape \\(1,\\)"):
+        param.accumulate_grad(np.zeros(1, np.float32))
+    param.accumulate_grad(np.ones(3, np.float32))
+    param.accumulate_grad(np.ones(3, np.float32))
+    np.testing.assert_array_equal(param.grad, [2, 2, 2])

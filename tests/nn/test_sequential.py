@@ -153,3 +153,14 @@ def test_backward_runs_in_reverse_and_checks_the_last_layer():
     model(np.ones((5, 3), np.float32))
     with pytest.raises(ValueError, match=r"Softmax\(dim=-1\).*shape \(5, 2\), got \(5, 3\)"):
         model.backward(np.ones((5, 3), np.float32))
+
+
+def test_one_instance_at_two_positions_is_refused():
+    """Its second forward would overwrite the data the first use's backward needs."""
+    relu = nn.ReLU()
+    with pytest.raises(ValueError, match=r"ReLU\(\) at position 2 is the instance already at "
+                                         r"position 0"):
+        nn.Sequential(relu, nn.Linear(2, 2), relu)
+    model = nn.Sequential(relu)
+    with pytest.raises(ValueError, match="its own instance"):
+        model.append(relu)
