@@ -12,7 +12,7 @@ forward pass: a network that applies the same kind of layer twice holds two inst
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -218,16 +218,33 @@ class Module:
         """Copy arrays into the parameters of the same names (converted to each one's dtype).
 
         A shape mismatch always fails; a missing or unexpected key fails when ``strict``.
-        Raises RuntimeError listing every problem, as PyTorch does; nothing is loaded then.
+        Raises RuntimeError listing every problem, as PyTorch does (TypeError for a value
+        that is not numeric); nothing is loaded then.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of arrays, "
+                f"got {type(state_dict).__name__}"
+            )
         params = dict(self.named_parameters(remove_duplicate=False))
         missing = [key for key in params if key not in state_dict]
         unexpected = [key for key in state_dict if key not in params]
+        values = {}  # checked and converted before anything is copied
+        for key, value in state_dict.items():
+            if key not in params:
+                continue
+            value = value if is_array(value) else np.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"{type(self).__name__}.load_state_dict: {key} must be a numeric array, "
+                    f"got dtype {value.dtype}"
+                )
+            values[key] = value
         errors = [
             f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from "
             f"checkpoint, the shape in current model is {tuple(params[key].shape)}."
-            for key, value in state_dict.items()
-            if key in params and tuple(np.shape(value)) != tuple(params[key].shape)
+            for key, value in values.items()
+            if tuple(value.shape) != tuple(params[key].shape)
         ]
         if strict and unexpected:
             keys = ", ".join(f'"{key}"' for key in unexpected)
@@ -240,11 +257,9 @@ class Module:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t{details}"
             )
-        for key, param in params.items():
-            if key in state_dict:
-                xp = array_module(param.data)
-                value = to_device(state_dict[key], device_of(param.data))
-                param.data[...] = xp.asarray(value, dtype=param.data.dtype)
+        for key, value in values.items():
+            param = params[key]
+            param.data[...] = to_device(value, device_of(param.data)).astype(param.data.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------

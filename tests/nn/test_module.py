@@ -488,3 +488,16 @@ def test_parameter_refuses_a_gradient_of_another_shape_or_dtype():
     param.accumulate_grad(np.ones(3, np.float32))
     param.accumulate_grad(np.ones(3, np.float32))
     np.testing.assert_array_equal(param.grad, [2, 2, 2])
+
+
+def test_load_state_dict_loads_nothing_when_a_value_is_bad():
+    layer = nn.Linear(2, 2)
+    before = layer.weight.data.copy()
+    state = {"weight": np.ones((2, 2)), "bias": np.array(["a", "b"])}
+    with pytest.raises(TypeError, match="bias must be a numeric array"):
+        layer.load_state_dict(state)
+    np.testing.assert_array_equal(layer.weight.data, before)
+    with pytest.raises(TypeError, match="expected a dict of arrays, got list"):
+        layer.load_state_dict([("weight", np.ones((2, 2)))])
+    layer.load_state_dict({"weight": [[1, 2], [3, 4]], "bias": [0.5, 0.5]})
+    assert layer.weight.data.dtype == np.float32 and layer.weight.data[1, 1] == 4
