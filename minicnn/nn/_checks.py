@@ -110,3 +110,12 @@ def normalize_dim(dim: int, ndim: int, layer: str) -> int:
             f"[{-size}, {size - 1}], but got {dim})"
         )
     return dim % size
+
+
+def check_writeable(layer, x) -> None:
+    """An in-place layer's input must be writeable (not read-only, not a broadcast view)."""
+    if not getattr(x.flags, "writeable", True):
+        raise ValueError(
+            f"{name_of(layer)}: inplace=True needs a writeable input, got a read-only array; "
+            "pass a copy or use inplace=False"
+        )

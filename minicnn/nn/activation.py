@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from minicnn import functional as F
 from minicnn.backend import array_module
-from minicnn.nn._checks import check_input, normalize_dim
+from minicnn.nn._checks import check_input, check_writeable, normalize_dim
 from minicnn.nn.module import Module
 
 
@@ -40,6 +40,8 @@ class ReLU(_Elementwise):
         return "inplace=True" if self.inplace else ""
 
     def _forward_pair(self, x):
+        if self.inplace:
+            check_writeable(self, x)
         return F.relu_forward(x, self.inplace)
 
     def _backward_pair(self, grad_out, cache):

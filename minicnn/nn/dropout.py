@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from minicnn import functional as F
-from minicnn.nn._checks import check_input
+from minicnn.nn._checks import check_input, check_writeable
 from minicnn.nn.module import Module
 
 
@@ -29,6 +29,8 @@ class Dropout(Module):
 
     def forward(self, x):
         check_input(self, x, None)
+        if self.inplace:
+            check_writeable(self, x)
         if self.training and self.p > 0:
             out, scaled_mask = F.dropout_forward(x, self.p, self.inplace)
         else:

@@ -238,3 +238,10 @@ def test_repr_matches_torch():
                  ("Softmax", -1), ("LogSoftmax",), ("LogSoftmax", 1)]:
         ours, theirs = pair(*args)
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("layer", [nn.ReLU(inplace=True), nn.Dropout(0.5, inplace=True)])
+def test_inplace_layers_refuse_read_only_input(layer):
+    x = np.broadcast_to(np.ones(3), (2, 3))
+    with pytest.raises(ValueError, match=r"inplace=True needs a writeable input"):
+        layer(x)
