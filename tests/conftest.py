@@ -1,9 +1,8 @@
-"""Shared test settings: hypothesis profiles, and this folder on sys.path for torch_reference."""
+"""Shared test settings: hypothesis profiles (HYPOTHESIS_PROFILE=thorough for 300 examples),
+and one torch thread. pytest puts this folder on sys.path, so tests import torch_reference."""
 
 import os
 
-import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
@@ -16,10 +15,3 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 torch.set_num_threads(1)
-
-DTYPES = [np.float64, np.float32]
-
-
-@pytest.fixture(params=DTYPES, ids=["float64", "float32"])
-def dtype(request):
-    return np.dtype(request.param)

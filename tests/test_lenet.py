@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
-from torch_reference import assert_close, compare_with_torch, torch_dtype
+from torch_reference import DTYPES, assert_close, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -23,7 +22,7 @@ def lenet(lib, dtype):
     )
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_lenet_matches_torch(dtype):
     mc.manual_seed(0)
     ours = lenet(nn, dtype).eval()

@@ -8,9 +8,13 @@ the output, the input gradient and every parameter gradient, and that dtypes are
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+# Runs a test once per dtype: float64 (the tight check) and float32 (the default dtype).
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
 
 def torch_dtype(dtype) -> torch.dtype:

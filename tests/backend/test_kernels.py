@@ -4,15 +4,12 @@ PyTorch (unfold, fold, max_pool2d) or a loop over every element, over random geo
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import assert_close
+from torch_reference import DTYPES, assert_close
 
 from minicnn.backend import cpu, plain
-
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
 
 def pair_of(low: int, high: int):

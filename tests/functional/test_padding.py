@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import assert_close
+from torch_reference import DTYPES, assert_close
 
 from minicnn import functional as F
 
@@ -28,7 +27,7 @@ def padding_cases(draw):
 
 
 @given(case=padding_cases(), seed=st.integers(0, 2**16))
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_pad2d_and_backward_match_torch(case, seed, dtype):
     mode, pads, shape = case
     rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import compare_with_torch, torch_dtype
+from torch_reference import DTYPES, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -56,7 +56,7 @@ def conv_cases(draw):
 
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
 @pytest.mark.parametrize("kernels", ["numba", "plain"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_conv2d_matches_torch(case, seed, dtype, kernels):
     """With the Numba kernels, and with the plain array kernels that CuPy arrays run."""
     in_channels, out_channels, kernel, options, shape = case

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_reference import compare_with_torch
+from torch_reference import DTYPES, compare_with_torch
 
 import minicnn as mc
 from minicnn import functional as F
@@ -16,7 +16,7 @@ from minicnn import nn
 
 
 @given(shape=array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=4), data=st.data())
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_flatten_matches_torch(shape, data, dtype):
     size = max(len(shape), 1)  # a 0-D input takes dims -1 and 0, as in torch
     start = data.draw(st.integers(-size, size - 1), label="start_dim")

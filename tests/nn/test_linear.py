@@ -8,13 +8,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
-from torch_reference import assert_close, compare_with_torch, torch_dtype
+from torch_reference import DTYPES, assert_close, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import functional as F
 from minicnn import nn
-
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
 
 @given(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch_reference import assert_close, compare_with_torch, torch_dtype
+from torch_reference import DTYPES, assert_close, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -162,7 +162,7 @@ def test_assigning_children_before_init_fails():
 
 
 @pytest.mark.parametrize("make", [small_net, nested_net, custom_net], ids=ARCH_IDS[:3])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_custom_and_stacked_modules_match_torch(make, dtype):
     x = np.random.default_rng(0).standard_normal(INPUT_SHAPES[make]).astype(dtype)
     ours, theirs = make(nn, dtype).eval(), make(torch.nn, dtype).eval()
@@ -263,7 +263,7 @@ def test_train_eval_flags_match_torch_after_the_same_calls():
     assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_gradients_accumulate_like_torch_and_zero_grad(dtype):
     ours, theirs = nested_net(nn, dtype).eval(), nested_net(torch.nn, dtype).eval()
     theirs.load_state_dict(torch_state(ours))

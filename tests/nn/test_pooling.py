@@ -10,13 +10,12 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import compare_with_torch
+from torch_reference import DTYPES, compare_with_torch
 
 import minicnn as mc
 from minicnn import nn
 from minicnn.backend import plain_kernels
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 KERNELS = pytest.mark.parametrize("kernels", ["numba", "plain"])
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import compare_with_torch, torch_dtype
+from torch_reference import DTYPES, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -129,7 +129,7 @@ LAYERS = {
     names=st.lists(st.sampled_from(sorted(LAYERS)), min_size=1, max_size=6),
     width=st.integers(1, 5), batch=st.integers(1, 4), seed=st.integers(0, 2**16),
 )
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@DTYPES
 def test_stack_forward_backward_matches_torch(names, width, batch, seed, dtype):
     mc.manual_seed(seed)
     ours = nn.Sequential(*(LAYERS[n](nn, width, np.dtype(dtype)) for n in names)).eval()
