@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from minicnn import functional as F
 from minicnn.functional.padding import PAD_MODES
 from minicnn.nn import init
-from minicnn.nn._checks import float_dtype, non_negative_pair, positive_int, positive_pair
+from minicnn.nn._checks import non_negative_pair, positive_int, positive_pair
 from minicnn.nn._spatial import SpatialModule
-from minicnn.nn.parameter import Parameter
 
 
 class Conv2d(SpatialModule):
@@ -68,11 +65,8 @@ class Conv2d(SpatialModule):
                 )
         self.pads = F.conv2d_pads(self.padding, self.kernel_size, self.dilation)
 
-        dtype = float_dtype(dtype, name)
         weight_shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(weight_shape, dtype=dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        init.reset_weight_and_bias(self.weight.data, self.bias.data if bias else None)
+        self.weight, self.bias = init.weight_and_bias(weight_shape, bias, dtype, name)
         if device is not None:
             self.to(device)
 
@@ -137,6 +131,3 @@ class Conv2d(SpatialModule):
         if self.bias is not None:
             self.bias.accumulate_grad(grad_bias)
         return grad_x
-
-
-

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from minicnn.backend import array_module
+from minicnn.nn._checks import float_dtype
+from minicnn.nn.parameter import Parameter
 from minicnn.random import generator
 
 
@@ -37,3 +41,13 @@ def reset_weight_and_bias(weight, bias=None) -> None:
         fan_in = calculate_fan_in(weight.shape)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         uniform_(bias, -bound, bound)
+
+
+def weight_and_bias(weight_shape: tuple, bias: bool, dtype, layer: str):
+    """New (weight, bias or None) Parameters of ``dtype`` (float32 by default) with the default
+    init of Linear and Conv2d; the bias has one entry per output (weight_shape[0])."""
+    dtype = float_dtype(dtype, layer)
+    weight = Parameter(np.empty(weight_shape, dtype=dtype))
+    bias_param = Parameter(np.empty(weight_shape[0], dtype=dtype)) if bias else None
+    reset_weight_and_bias(weight.data, None if bias_param is None else bias_param.data)
+    return weight, bias_param

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from minicnn import functional as F
 from minicnn.nn import init
-from minicnn.nn._checks import check_input, float_dtype, positive_int
+from minicnn.nn._checks import check_input, positive_int
 from minicnn.nn.module import Module
-from minicnn.nn.parameter import Parameter
 
 
 class Linear(Module):
@@ -22,10 +19,8 @@ class Linear(Module):
         name = f"Linear(in_features={in_features}, out_features={out_features})"
         self.in_features = positive_int(in_features, "in_features", name)
         self.out_features = positive_int(out_features, "out_features", name)
-        dtype = float_dtype(dtype, name)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
-        init.reset_weight_and_bias(self.weight.data, self.bias.data if bias else None)
+        weight_shape = (out_features, in_features)
+        self.weight, self.bias = init.weight_and_bias(weight_shape, bias, dtype, name)
         if device is not None:
             self.to(device)
 
