@@ -22,9 +22,12 @@ def torch_dtype(dtype) -> torch.dtype:
     return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
 
 
-def assert_close(actual, expected, dtype, what: str, scale_floor: float = 0.0) -> None:
+def assert_close(
+    actual, expected, dtype, what: str, scale_floor: float = 0.0, tol: float | None = None
+) -> None:
     """Relative to the largest finite reference magnitude (at least ``scale_floor``), so that
     near-zero entries from cancellation pass; infinities and NaNs must sit in the same places.
+    ``tol`` overrides the dtype's relative tolerance.
 
     Gradients pass the largest |grad_output| as the floor: a gradient that is tiny everywhere
     (tanh saturating) is a difference of rounded numbers of grad_output's size.
@@ -33,7 +36,7 @@ def assert_close(actual, expected, dtype, what: str, scale_floor: float = 0.0) -
     assert isinstance(actual, np.ndarray), f"{what}: got {type(actual).__name__}, not an array"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {dtype}"
-    tol = TOLERANCE[np.dtype(dtype)]
+    tol = TOLERANCE[np.dtype(dtype)] if tol is None else tol
     finite = np.abs(expected[np.isfinite(expected)])
     scale = max(float(finite.max()) if finite.size else 0.0, scale_floor)
     np.testing.assert_allclose(
@@ -86,3 +89,40 @@ def compare_with_torch(ours, theirs, x: np.ndarray, *, seed: int = 0, output_ind
             expected = torch_params[name].grad.numpy()
             assert_close(param.grad, expected, dtype, f"{ours!r} d{name}", floor)
     return out, out_torch
+
+
+# The losses' tolerances (issue 4): tighter than the layers' in float32.
+LOSS_TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+
+
+def compare_loss_with_torch(ours, theirs, x: np.ndarray, target: np.ndarray, *, seed: int = 0):
+    """Run a loss forward and backward in both libraries and assert they agree.
+
+    ``theirs`` is a torch loss (module or function of (input, target)). Integer targets go to
+    torch as int64. The backward gets a random grad_output: a Python float for a scalar loss,
+    an array of the loss's shape for reduction='none'. Returns (our loss, our input gradient).
+    """
+    dtype = x.dtype
+    tol = LOSS_TOLERANCE[np.dtype(dtype)]
+    x_before, target_before = x.copy(), target.copy()
+    out = ours(x, target)
+    x_torch = torch.from_numpy(x.copy()).requires_grad_(True)
+    target_torch = torch.from_numpy(target.copy())
+    if target.dtype.kind in "iu":
+        target_torch = target_torch.long()
+    out_torch = theirs(x_torch, target_torch)
+    assert_close(out, out_torch.detach().numpy(), dtype, f"{ours!r} forward", tol=tol)
+
+    rng = np.random.default_rng(seed)
+    if out.ndim == 0:
+        grad_out = float(rng.uniform(0.5, 2.0))
+        out_torch.backward(torch.tensor(grad_out, dtype=torch_dtype(dtype)))
+    else:
+        grad_out = rng.standard_normal(out.shape).astype(dtype)
+        out_torch.backward(torch.from_numpy(grad_out.copy()))
+    grad_x = ours.backward(grad_out)
+    floor = float(np.abs(grad_out).max(initial=0.0)) / max(x.size, 1)
+    assert_close(grad_x, x_torch.grad.numpy(), dtype, f"{ours!r} input gradient", floor, tol)
+    np.testing.assert_array_equal(x, x_before, err_msg="the loss modified its input")
+    np.testing.assert_array_equal(target, target_before, err_msg="the loss modified the target")
+    return out, grad_x
