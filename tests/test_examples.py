@@ -27,3 +27,17 @@ def test_train_lenet_example_lowers_the_loss():
     rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
     train_losses = [float(row[1]) for row in rows]
     assert len(train_losses) == 2 and train_losses[1] < train_losses[0]
+
+
+def test_imbalanced_losses_example_prints_a_recall_per_digit_and_loss():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "imbalanced_losses.py"), "--fast"],
+        capture_output=True, text=True, check=True,
+    )
+    table = result.stdout.splitlines()
+    rows = [line.split() for line in table if re.match(r"\s+\d\s+\d+\s", line)]
+    assert [int(row[0]) for row in rows] == list(range(10))
+    counts = [int(row[1]) for row in rows]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 10 * counts[-1]  # long tail
+    recalls = [float(value.rstrip("%")) for row in rows for value in row[2:]]
+    assert len(recalls) == 30 and all(0 <= value <= 100 for value in recalls)

@@ -1,0 +1,31 @@
+"""Dataset: anything with a length and indexable samples; TensorDataset over arrays."""
+
+from __future__ import annotations
+
+
+class Dataset:
+    """A map-style dataset, as in PyTorch: ``len(dataset)`` samples, ``dataset[i]`` the i-th."""
+
+    def __getitem__(self, index: int):
+        raise NotImplementedError(f"{type(self).__name__} does not implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not implement __len__")
+
+
+class TensorDataset(Dataset):
+    """Samples are the i-th rows of equally long arrays: ``dataset[i] = (a[i], b[i], ...)``."""
+
+    def __init__(self, *arrays) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: expected at least one array")
+        lengths = [len(array) for array in arrays]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"TensorDataset: arrays must have the same length, got {lengths}")
+        self.arrays = arrays
+
+    def __getitem__(self, index):
+        return tuple(array[index] for array in self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
