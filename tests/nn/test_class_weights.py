@@ -34,6 +34,7 @@ def test_balanced_weights_give_every_class_the_same_total_weight_in_cross_entrop
 def test_spatial_and_narrow_integer_targets_count_every_entry():
     targets = np.array([[0, 1], [1, 1]], dtype=np.uint8)
     np.testing.assert_allclose(nn.class_weights(targets, 2), [1.5, 0.5])
+    np.testing.assert_allclose(nn.class_weights([0, 1, 1, 1], 2), [1.5, 0.5])  # a plain list
 
 
 @pytest.mark.parametrize(

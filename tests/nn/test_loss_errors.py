@@ -45,6 +45,10 @@ LABELS = np.array([0, 1, 2, 1])
         (lambda: nn.CrossEntropyLoss(), LOGITS, LABELS.astype(bool), TypeError,
          r"integer class indices or class probabilities"),
         (lambda: nn.MSELoss(), LOGITS, [[0.0] * 3] * 4, TypeError, r"target must be an array"),
+        (lambda: nn.NLLLoss(), LOGITS, [0, 1, 2, 1], TypeError,
+         r"target must be an array, got list"),
+        (lambda: nn.MSELoss(), LOGITS, LOGITS.astype(str), TypeError,
+         r"target must hold numbers, got dtype <U"),
         # BCE input outside [0, 1]
         (lambda: nn.BCELoss(), np.array([0.5, 1.5], np.float32), np.ones(2, np.float32),
          ValueError, r"between 0 and 1.*got values in \[0.5, 1.5\]; for logits use "
@@ -85,6 +89,7 @@ def test_bad_input_gets_a_clear_error(make, input, target, error, message):
         (lambda: nn.NLLLoss(weight=["a", "b"]), TypeError, r"weight must be an array of numbers"),
         (lambda: nn.NLLLoss(ignore_index=1.5), TypeError, r"ignore_index must be an int"),
         (lambda: nn.FocalLoss(gamma=-1), ValueError, r"gamma must be >= 0, got -1"),
+        (lambda: nn.FocalLoss(gamma="2"), TypeError, r"gamma must be a float, got '2'"),
         (lambda: nn.FocalLoss(gamma=float("nan")), ValueError, r"gamma must be >= 0"),
         (lambda: nn.FocalLoss(alpha=np.ones((3, 1))), ValueError, r"alpha must be a 1-D array"),
     ],
