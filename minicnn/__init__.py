@@ -4,7 +4,7 @@ NumPy on the CPU (hot loops in Numba, compiled on first use), CuPy on the GPU; P
 names and numerics.
 """
 
-from minicnn import cuda, data, functional, nn
+from minicnn import cuda, data, functional, nn, optim
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.random import initial_seed, manual_seed
 
@@ -12,5 +12,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError", "cuda", "data", "functional", "gradcheck", "initial_seed", "manual_seed",
-    "nn",
+    "nn", "optim",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from minicnn.backend import array_module
 
 
@@ -11,6 +13,11 @@ class Parameter:
     __slots__ = ("data", "grad")
 
     def __init__(self, data) -> None:
+        if array_module(data) is np and not isinstance(data, np.ndarray):
+            raise TypeError(
+                f"Parameter: data must be a numpy or cupy array, got {type(data).__name__} "
+                "(np.asarray(value) makes a 0-d array of a number)"
+            )
         self.data = data
         self.grad = None
 

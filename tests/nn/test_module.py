@@ -501,3 +501,11 @@ def test_load_state_dict_loads_nothing_when_a_value_is_bad():
         layer.load_state_dict([("weight", np.ones((2, 2)))])
     layer.load_state_dict({"weight": [[1, 2], [3, 4]], "bias": [0.5, 0.5]})
     assert layer.weight.data.dtype == np.float32 and layer.weight.data[1, 1] == 4
+
+
+def test_a_parameter_holds_an_array_never_a_scalar():
+    """A NumPy scalar would make every in-place update (optimizers, grads) silently a no-op."""
+    for value in (np.float64(1.0), 1.0, [1.0, 2.0]):
+        with pytest.raises(TypeError, match=r"Parameter: data must be a numpy or cupy array"):
+            nn.Parameter(value)
+    assert nn.Parameter(np.asarray(1.0)).shape == ()
