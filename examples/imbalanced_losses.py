@@ -80,10 +80,10 @@ def main() -> None:
     parser.add_argument("--head", type=int, default=800, help="images of digit 0")
     parser.add_argument("--ratio", type=float, default=0.55, help="digit c keeps head * ratio^c")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fast", action="store_true", help="a quick run: 1 epoch, 200 images")
+    parser.add_argument("--fast", action="store_true", help="a quick run: 2 epochs, 670 images")
     args = parser.parse_args()
     if args.fast:
-        args.epochs, args.head = 1, 100
+        args.epochs, args.head = 2, 300
 
     x_all, y_all = Digits(train=True).arrays()
     keep = long_tailed_indices(y_all, args.head, args.ratio, np.random.default_rng(args.seed))

@@ -41,3 +41,8 @@ def test_imbalanced_losses_example_prints_a_recall_per_digit_and_loss():
     assert counts == sorted(counts, reverse=True) and counts[0] > 10 * counts[-1]  # long tail
     recalls = [float(value.rstrip("%")) for row in rows for value in row[2:]]
     assert len(recalls) == 30 and all(0 <= value <= 100 for value in recalls)
+    summary = {line.split()[0]: [float(v.rstrip("%")) for v in line.split()[-3:]]
+               for line in table if line.strip().startswith(("all", "3 rarest"))}
+    assert all(recall > 20 for recall in summary["all"])  # every loss learns (chance: 10%)
+    plain, balanced, _ = summary["3"]
+    assert balanced > plain  # what class-balanced weights are for

@@ -24,13 +24,25 @@ class _IDXImages(Dataset):
     def __init__(self, folder: Path, train: bool) -> None:
         self.train = train
         split = "train" if train else "t10k"
-        self.data = read_idx(folder / f"{split}-images-idx3-ubyte.gz")
-        self.targets = read_idx(folder / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
-        if self.data.ndim != 3 or len(self.data) != len(self.targets):
+        images_path = folder / f"{split}-images-idx3-ubyte.gz"
+        labels_path = folder / f"{split}-labels-idx1-ubyte.gz"
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or images.ndim != 3:
             raise ValueError(
-                f"{folder}: {split} images of shape {self.data.shape} do not match labels of "
-                f"shape {self.targets.shape}"
+                f"{images_path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} "
+                f"of shape {images.shape}"
             )
+        if labels.dtype.kind not in "iu" or labels.ndim != 1 or ((labels < 0) | (labels > 9)).any():
+            raise ValueError(
+                f"{labels_path}: expected a 1-D array of labels 0-9, got {labels.dtype} of "
+                f"shape {labels.shape} with values up to {labels.max(initial=0)}"
+            )
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{images_path} holds {len(images)} images but {labels_path} holds "
+                f"{len(labels)} labels"
+            )
+        self.data, self.targets = images, labels.astype(np.int64)
 
     def __getitem__(self, index: int):
         image = self.data[index].astype(np.float32)[None] / np.float32(255)

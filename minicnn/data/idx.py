@@ -8,6 +8,7 @@ with the file's path and what is wrong, never as a bare reshape or zlib error.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise IDXError(f"{path}: truncated header: {ndim} dims need {header_size} bytes, got "
                        f"{len(raw)}")
     shape = tuple(int(side) for side in np.frombuffer(raw, ">u4", ndim, offset=4))
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header_size + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "has trailing bytes"
         raise IDXError(

@@ -32,7 +32,7 @@ def _as_ncm(scores):
 
 
 def _per_sample(scale, n: int, m: int):
-    """A reduction's backward factor as (N, M): an 'none' gradient reshaped, a scalar as is."""
+    """A reduction's backward factor as (N, M): a 'none' gradient reshaped, a scalar as is."""
     return scale.reshape(n, m) if scale.ndim else scale
 
 
@@ -78,7 +78,8 @@ def nll_loss_forward(log_probs, target, weight, ignore_index: int, reduction: st
         target_weights = counted.astype(log_probs.dtype)
     else:
         target_weights = xp.where(counted, weight[safe_targets], zero)
-    loss = xp.where(counted, -target_weights * _pick(scores, safe_targets), zero)
+    with np.errstate(invalid="ignore"):  # 0 * -inf in ignored samples: replaced by 0
+        loss = xp.where(counted, -target_weights * _pick(scores, safe_targets), zero)
     divisor = target_weights.sum()
     out = reduce_loss(loss.reshape(target.shape), reduction, divisor)
     return out, NLLCache(log_probs.shape, safe_targets, counted, target_weights, divisor, reduction)
@@ -100,7 +101,8 @@ def _soft_nll_forward(log_probs, q, counted, reduction: str, divisor):
     """loss_i = -sum_c q[i, c] log_probs[i, c] on (N, C, M) log-probabilities, where q is a
     (weighted) target distribution; samples outside ``counted`` (when given) give 0."""
     xp = array_module(log_probs)
-    loss = -(log_probs * q).sum(axis=1)
+    with np.errstate(invalid="ignore"):  # 0 * -inf (a masked logit) gives NaN, as in PyTorch
+        loss = -(log_probs * q).sum(axis=1)
     if counted is not None:
         loss = xp.where(counted, loss, xp.zeros((), loss.dtype))
     return reduce_loss(loss, reduction, divisor), (log_probs.shape, q, counted, divisor, reduction)
@@ -156,9 +158,12 @@ def cross_entropy_forward(
 
 
 def cross_entropy_backward(grad_out, cache):
-    """The chain rule through both steps: first g = d loss / d log_probs (NLL's one-hot
-    gradient, scaled by 1 - eps, plus the soft term's -q, scaled by eps / C), then
-    log_softmax's backward: d loss / d logits = g - softmax(logits) * sum_c g."""
+    """The chain rule through both steps. First g = d loss / d log_probs:
+    - class indices: (1 - eps) times NLL's one-hot gradient -w[t_i] at c = t_i, plus, with
+      smoothing, (eps / C) times -w[c] for every class (0 for ignored samples);
+    - class probabilities: g[i, c] = -w[c] q[i, c], eps already folded into q;
+    each times the reduction's factor. Then log_softmax's backward:
+    d loss / d logits = g - softmax(logits) * sum_c g."""
     softmax_cache, nll_cache, soft_cache, label_smoothing = cache
     shape = softmax_cache[0].shape
     if nll_cache is None:  # class probabilities: the soft term alone
@@ -197,15 +202,18 @@ def focal_loss_forward(logits, target, gamma: float, alpha, reduction: str):
 def focal_loss_backward(grad_out, cache):
     """With l = log p_t and f(l) = -alpha_t (1 - e^l)^gamma l:
     df/dl = -alpha_t (1 - p_t)^gamma (1 - gamma p_t l / (1 - p_t)),
-    where l / (1 - p_t) -> -1 as p_t -> 1. That is the gradient at the target class of
-    log_probs (0 at the others), which log_softmax's backward turns into d loss / d logits."""
+    where l / (1 - p_t) -> -1 as p_t -> 1 and p_t l -> 0 as p_t -> 0. That is the gradient
+    at the target class of log_probs (0 at the others), which log_softmax's backward turns into
+    d loss / d logits."""
     softmax_cache, targets, log_p_t, one_minus_p_t, modulation, alpha_t, gamma, reduction = cache
     xp = array_module(log_p_t)
     shape = softmax_cache[0].shape
     (n, m), num_classes = targets.shape, shape[class_dim(shape)]
     certain = one_minus_p_t <= 0
     ratio = xp.where(certain, -1, log_p_t / xp.where(certain, 1, one_minus_p_t))
-    grad_log_p_t = -alpha_t * modulation * (1 - gamma * xp.exp(log_p_t) * ratio)
+    with np.errstate(invalid="ignore"):  # p_t l / (1 - p_t) -> 0 as l -> -inf, not 0 * inf
+        p_log_p_ratio = xp.where(xp.isneginf(log_p_t), 0, xp.exp(log_p_t) * ratio)
+    grad_log_p_t = -alpha_t * modulation * (1 - gamma * p_log_p_ratio)
     scale = _per_sample(reduce_loss_backward(grad_out, reduction, log_p_t.size), n, m)
     grad_log_probs = _scatter(grad_log_p_t * scale, targets, num_classes).reshape(shape)
     return log_softmax_backward(grad_log_probs, softmax_cache)

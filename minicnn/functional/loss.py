@@ -89,9 +89,10 @@ def bce_with_logits_forward(input, target, weight, pos_weight, reduction: str):
     with p = pos_weight (1 without). Evaluated as PyTorch does, with log(1 - sigmoid(x)) =
     log sigmoid(x) - x: loss_i = w_i ((1 - t_i) x_i - (1 + (p - 1) t_i) log sigmoid(x_i))."""
     log_sig = log_sigmoid(input)
-    if pos_weight is not None:
-        log_sig = log_sig * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input - log_sig
+    with np.errstate(invalid="ignore"):  # inf - inf at infinite logits gives NaN, as in PyTorch
+        if pos_weight is not None:
+            log_sig = log_sig * ((pos_weight - 1) * target + 1)
+        loss = (1 - target) * input - log_sig
     if weight is not None:
         loss = loss * weight
     return reduce_loss(loss, reduction, loss.size), (input, target, weight, pos_weight, reduction)

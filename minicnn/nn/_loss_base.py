@@ -32,7 +32,10 @@ def legacy_reduction(size_average, reduce) -> str:
 def as_float_array(value, name: str, layer: str, ndim: int | None = None):
     """A weight given as an array or a sequence of numbers (kept as given when it is already a
     float array, so that it follows the caller's array as PyTorch's buffers do)."""
-    array = value if is_array(value) else np.asarray(value)
+    try:
+        array = value if is_array(value) else np.asarray(value)
+    except ValueError:  # ragged nested lists
+        array = np.asarray(None)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{layer}: {name} must be an array of numbers, got {value!r}")
     if array.dtype.kind != "f":
@@ -89,6 +92,8 @@ class Loss(Module):
         if shape == () and isinstance(grad_output, numbers.Real) and grad_output is not True:
             grad = to_device(np.asarray(grad_output, dtype=dtype), self._device)
         elif shape == () and is_array(grad_output) and grad_output.shape == ():
+            if grad_output.dtype.kind not in "biuf":
+                raise TypeError(f"{self!r}: grad_output must be a number, got {grad_output!r}")
             grad = grad_output.astype(dtype, copy=False)
         elif shape != () and not is_array(grad_output):
             raise ValueError(
@@ -175,6 +180,11 @@ class ClassLoss(Loss):
             raise TypeError(f"{self!r}: target must be an array, got {type(target).__name__}")
         self._check_same_device(input, target, "target")
         if probabilities and target.dtype.kind == "f":
+            if self.ignore_index is not None and self.ignore_index >= 0:
+                raise ValueError(
+                    f"{self!r}: ignore_index={self.ignore_index} is not supported for class-"
+                    "probability (float) targets; give the ignored samples zero probabilities"
+                )
             if target.shape != input.shape:
                 raise ValueError(
                     f"{self!r}: class-probability targets must have the input's shape "
@@ -193,7 +203,7 @@ class ClassLoss(Loss):
                 f"{self!r}: expected target of shape {expected} (the input's shape without its "
                 f"class dim) for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
             )
-        target = target.astype(np.int64, copy=False)
+        # checked in the target's own dtype: a uint64 beyond int64 must not wrap around
         out_of_range = (target < 0) | (target >= num_classes)
         if self.ignore_index is not None:
             out_of_range &= target != self.ignore_index
@@ -204,4 +214,4 @@ class ClassLoss(Loss):
                 f"{self!r}: target {value} is out of bounds: expected class indices in "
                 f"[0, {num_classes - 1}]{ignore}"
             )
-        return target
+        return target.astype(np.int64, copy=False)

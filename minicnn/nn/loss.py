@@ -7,13 +7,14 @@ d loss / d input, to hand to the model's ``backward``. The deprecated ``size_ave
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from minicnn import functional as F
 from minicnn.backend import array_module
-from minicnn.nn._checks import is_array, positive_int
+from minicnn.nn._checks import float_dtype, is_array, positive_int
 from minicnn.nn._loss_base import ClassLoss, Loss, as_float_array
 
 
@@ -174,10 +175,13 @@ class FocalLoss(ClassLoss):
         super().__init__(reduction)
         if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
             raise TypeError(f"FocalLoss: gamma must be a float, got {gamma!r}")
-        if not gamma >= 0:
-            raise ValueError(f"FocalLoss: gamma must be >= 0, got {gamma}")
+        if not 0 <= gamma < math.inf:
+            raise ValueError(f"FocalLoss: gamma must be finite and >= 0, got {gamma}")
         self.gamma = float(gamma)
-        if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
+        if isinstance(alpha, bool):
+            raise TypeError(f"FocalLoss: alpha must be None, a float or one weight per class, "
+                            f"got {alpha!r}")
+        if isinstance(alpha, numbers.Real):
             alpha = float(alpha)
         elif alpha is not None:
             alpha = as_float_array(alpha, "alpha", "FocalLoss", 1)
@@ -207,21 +211,25 @@ def class_weights(targets, num_classes: int, *, dtype=np.float32):
     naming the classes (drop them from num_classes, or build the weights yourself).
     """
     num_classes = positive_int(num_classes, "num_classes", "class_weights")
+    dtype = float_dtype(dtype, "class_weights")
     if not is_array(targets):
-        targets = np.asarray(targets)
+        try:
+            targets = np.asarray(targets, dtype=np.int64 if len(targets) == 0 else None)
+        except (TypeError, ValueError):  # ragged lists, objects
+            targets = np.asarray(None)
     if targets.dtype.kind not in "iu":
         raise TypeError(
             f"class_weights: targets must hold integer class indices, got dtype {targets.dtype}"
         )
     xp = array_module(targets)
-    flat = targets.ravel().astype(np.int64, copy=False)
-    out_of_range = (flat < 0) | (flat >= num_classes)
+    flat = targets.ravel()
+    out_of_range = (flat < 0) | (flat >= num_classes)  # in the targets' dtype: no wrap-around
     if out_of_range.any():
         raise IndexError(
             f"class_weights: target {int(flat[out_of_range][0])} is out of bounds: expected class "
             f"indices in [0, {num_classes - 1}]"
         )
-    counts = xp.bincount(flat, minlength=num_classes)
+    counts = xp.bincount(flat.astype(np.int64, copy=False), minlength=num_classes)
     if not counts.all():
         absent = [int(c) for c in xp.flatnonzero(counts == 0)]
         raise ValueError(

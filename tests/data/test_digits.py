@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from minicnn.data import Dataset, Digits, TensorDataset
+from minicnn.data.datasets import _IDXImages
 
 
 @pytest.mark.parametrize("train, per_class", [(True, 800), (False, 200)])
@@ -40,3 +41,33 @@ def test_tensor_dataset_indexes_every_array():
     assert label == 8
     with pytest.raises(ValueError, match=r"same length, got \[3, 2\]"):
         TensorDataset(np.zeros(3), np.zeros(2))
+
+
+def write_split(folder, images, labels):
+    """IDX files of the training split, as MNIST names them."""
+    for name, array in (("train-images-idx3-ubyte.gz", images),
+                        ("train-labels-idx1-ubyte.gz", labels)):
+        code = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}[array.dtype]
+        header = bytes([0, 0, code, array.ndim]) + b"".join(
+            side.to_bytes(4, "big") for side in array.shape)
+        (folder / name).write_bytes(header + array.astype(array.dtype.newbyteorder(">")).tobytes())
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((3, 28, 28), np.uint8), np.array([1, 2], np.uint8),
+         r"train-images-idx3-ubyte.gz holds 3 images but .*train-labels-idx1-ubyte.gz holds 2"),
+        (np.zeros((2, 32, 32), np.uint8), np.array([1, 2], np.uint8),
+         r"train-images-idx3-ubyte.gz: expected uint8 images of shape \(N, 28, 28\), got "
+         r"uint8 of shape \(2, 32, 32\)"),
+        (np.zeros((2, 28, 28), np.uint8), np.array([1, 12], np.uint8),
+         r"train-labels-idx1-ubyte.gz: expected a 1-D array of labels 0-9, .*values up to 12"),
+        (np.zeros((2, 28, 28), np.uint8), np.array([1, -1], np.int32),
+         r"labels 0-9, got int32"),
+    ],
+)
+def test_image_and_label_files_that_do_not_fit_are_named(tmp_path, images, labels, message):
+    write_split(tmp_path, images, labels)
+    with pytest.raises(ValueError, match=message):
+        _IDXImages(tmp_path, train=True)

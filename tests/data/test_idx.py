@@ -48,6 +48,8 @@ def test_missing_file(tmp_path):
                                  r"holds 17"),
         (lambda data: data + b"\x00", r"has trailing bytes"),
         (lambda data: data[:6], r"truncated header: 2 dims need 12 bytes, got 6"),
+        (lambda data: bytes([0, 0, 8, 4]) + (2**16).to_bytes(4, "big") * 4,  # 2^64 bytes
+         r"truncated: shape \(65536, 65536, 65536, 65536\) of uint8 needs 18446744073709551636"),
         (lambda data: b"\x1f\x8b" + b"garbage", r"corrupt or truncated gzip data"),
         (lambda data: gzip.compress(data)[:-6], r"corrupt or truncated gzip data"),
         (lambda data: b"PK\x03\x04" + data, r"not an IDX file .*got 50 4b 03 04"),

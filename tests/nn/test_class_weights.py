@@ -45,8 +45,17 @@ def test_spatial_and_narrow_integer_targets_count_every_entry():
         (np.array([-1, 0]), 3, IndexError, r"target -1 is out of bounds"),
         (np.array([0.0, 1.0]), 2, TypeError, r"integer class indices, got dtype float64"),
         (np.array([0, 1]), 0, ValueError, r"num_classes must be positive, got 0"),
+        (np.array([2**64 - 1, 0], np.uint64), 2, IndexError, r"target 18446744073709551615"),
+        ([[0], [1, 1]], 2, TypeError, r"integer class indices, got dtype object"),
+        ([], 2, ValueError, r"classes \[0, 1\] do not occur in targets"),
     ],
 )
 def test_bad_targets_get_a_clear_error(targets, num_classes, error, message):
     with pytest.raises(error, match=message):
         nn.class_weights(targets, num_classes)
+
+
+def test_the_dtype_must_be_a_float_dtype():
+    assert nn.class_weights([0, 1], 2, dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match=r"class_weights: dtype must be float32 or float64"):
+        nn.class_weights([0, 1], 2, dtype=np.int64)

@@ -106,3 +106,14 @@ def test_focal_loss_is_finite_for_certain_and_hopeless_predictions(dtype):
         out, grad = loss(x, target), loss.backward(np.ones(2, dtype))
         assert np.isfinite(out).all() and np.isfinite(grad).all()
         assert out[0] == 0 and not grad[0].any()  # a certain, right prediction costs nothing
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_focal_loss_with_a_masked_target_class_gives_cross_entropys_gradient_limit(gamma):
+    # p_t = 0 exactly (its logit is -inf): the loss is inf, and the gradient is the limit,
+    # -(1 - p_t)^gamma = -1 at the target class's log-probability, as cross-entropy's
+    x = np.array([[-np.inf, 0.0, 1.0]])
+    target = np.array([0])
+    focal, cross_entropy = nn.FocalLoss(gamma), nn.CrossEntropyLoss()
+    assert focal(x, target) == np.inf == cross_entropy(x, target)
+    np.testing.assert_allclose(focal.backward(), cross_entropy.backward(), rtol=1e-15)

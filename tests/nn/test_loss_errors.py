@@ -24,6 +24,10 @@ LABELS = np.array([0, 1, 2, 1])
          r"target -1 is out of bounds"),
         (lambda: nn.FocalLoss(), LOGITS, np.array([0, 1, -100, 1]), IndexError,
          r"FocalLoss\(gamma=2.0, alpha=None\): target -100 is out of bounds.*\[0, 2\]$"),
+        (lambda: nn.CrossEntropyLoss(), LOGITS, np.array([2**64 - 100, 1, 0, 0], np.uint64),
+         IndexError, r"target 18446744073709551516 is out of bounds"),
+        (lambda: nn.CrossEntropyLoss(ignore_index=0), LOGITS, np.full((4, 3), 1 / 3, np.float32),
+         ValueError, r"ignore_index=0 is not supported for class-probability \(float\) targets"),
         # target shapes
         (lambda: nn.CrossEntropyLoss(), LOGITS, np.array([0, 1, 2]), ValueError,
          r"expected target of shape \(4,\).*input of shape \(4, 3\), got \(3,\)"),
@@ -88,9 +92,13 @@ def test_bad_input_gets_a_clear_error(make, input, target, error, message):
         (lambda: nn.NLLLoss(weight=np.ones((2, 3))), ValueError, r"1-D array.*\(2, 3\)"),
         (lambda: nn.NLLLoss(weight=["a", "b"]), TypeError, r"weight must be an array of numbers"),
         (lambda: nn.NLLLoss(ignore_index=1.5), TypeError, r"ignore_index must be an int"),
-        (lambda: nn.FocalLoss(gamma=-1), ValueError, r"gamma must be >= 0, got -1"),
+        (lambda: nn.FocalLoss(gamma=-1), ValueError, r"gamma must be finite and >= 0, got -1"),
         (lambda: nn.FocalLoss(gamma="2"), TypeError, r"gamma must be a float, got '2'"),
-        (lambda: nn.FocalLoss(gamma=float("nan")), ValueError, r"gamma must be >= 0"),
+        (lambda: nn.FocalLoss(gamma=float("inf")), ValueError, r"gamma must be finite and >= 0"),
+        (lambda: nn.FocalLoss(alpha=True), TypeError, r"alpha must be None, a float or one"),
+        (lambda: nn.CrossEntropyLoss(weight=[[1], [1, 2]]), TypeError,
+         r"weight must be an array of numbers"),
+        (lambda: nn.FocalLoss(gamma=float("nan")), ValueError, r"gamma must be finite and >= 0"),
         (lambda: nn.FocalLoss(alpha=np.ones((3, 1))), ValueError, r"alpha must be a 1-D array"),
     ],
 )
@@ -128,6 +136,8 @@ def test_backward_takes_a_scalar_for_a_scalar_loss_and_the_loss_shape_for_none()
     loss(LOGITS, LABELS)
     for grad_output in (1.0, 2, np.float64(0.5), np.array(3.0, np.float32)):
         assert loss.backward(grad_output).dtype == np.float32
+    with pytest.raises(TypeError, match=r"grad_output must be a number"):
+        loss.backward(np.array("a"))
     np.testing.assert_allclose(loss.backward(2.0), 2 * loss.backward(), rtol=1e-6)
 
     per_sample = nn.CrossEntropyLoss(reduction="none")
@@ -141,8 +151,9 @@ def test_backward_takes_a_scalar_for_a_scalar_loss_and_the_loss_shape_for_none()
     assert per_sample.backward(np.ones(4, np.float32)).shape == (4, 3)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @DTYPES
-def test_every_loss_keeps_the_input_dtype(dtype):
+def test_every_loss_keeps_the_input_dtype(dtype, reduction):
     """float32 stays float32 even with float64 or integer targets and float64 weights."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 3)).astype(dtype)
@@ -157,9 +168,10 @@ def test_every_loss_keeps_the_input_dtype(dtype):
         (nn.FocalLoss(alpha=np.ones(3)), x, LABELS),
     ]
     for loss, input, target in cases:
+        loss.reduction = reduction
         out = loss(input, target)
-        assert isinstance(out, np.ndarray) and out.shape == () and out.dtype == dtype, loss
-        grad = loss.backward()
+        assert isinstance(out, np.ndarray) and out.dtype == dtype, loss
+        grad = loss.backward(np.ones_like(out) if reduction == "none" else 1.0)
         assert grad.dtype == dtype and grad.shape == input.shape, loss
 
 
@@ -169,3 +181,28 @@ def test_losses_are_modules_with_torchs_repr():
         assert isinstance(ours, nn.Module) and repr(ours) == repr(theirs)
         assert list(ours.parameters()) == []
     assert repr(nn.FocalLoss(1.0, [1, 2])) == "FocalLoss(gamma=1.0, alpha=per class)"
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@DTYPES
+def test_minus_inf_masks_and_nans_give_what_torch_gives(smoothing, reduction, dtype):
+    """-inf logits mask classes out (finite loss unless smoothing spreads mass onto them);
+    a NaN anywhere in a sample's logits makes that sample's loss NaN."""
+    x = np.array([[-INF, 0.5, 1.0], [2.0, -INF, -INF], [0.3, NAN, 0.1], [1.0, 2.0, 3.0]], dtype)
+    target = np.array([1, 0, 2, -100])
+    compare_loss_with_torch(
+        nn.CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing),
+        torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing), x, target,
+    )
+    compare_loss_with_torch(
+        nn.MSELoss(reduction), torch.nn.MSELoss(reduction=reduction), x[2:], np.ones((2, 3), dtype)
+    )
+    compare_loss_with_torch(
+        nn.BCEWithLogitsLoss(reduction=reduction),
+        torch.nn.BCEWithLogitsLoss(reduction=reduction), np.nan_to_num(x[:2], neginf=-1e30),
+        np.full((2, 3), 0.5, dtype),
+    )
