@@ -46,3 +46,25 @@ def test_imbalanced_losses_example_prints_a_recall_per_digit_and_loss():
     assert all(recall > 20 for recall in summary["all"])  # every loss learns (chance: 10%)
     plain, balanced, _ = summary["3"]
     assert balanced > plain  # what class-balanced weights are for
+
+
+def test_optimizers_example_prints_a_loss_column_per_optimizer(tmp_path):
+    plot = tmp_path / "curves.png"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "optimizers.py"), "--fast", "--plot", str(plot)],
+        capture_output=True, text=True, check=True,
+    )
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("epoch"))
+    assert all(name in header for name in ("full-batch", "batch 1", "momentum", "AdaGrad",
+                                           "RMSProp", "Adam"))
+    rows = [[float(v) for v in line.split()] for line in lines if re.match(r"\s+\d\s", line)]
+    assert [row[0] for row in rows] == [0, 1, 2] and all(len(row) == 8 for row in rows)
+    assert len(set(rows[0][1:])) == 1  # the same initial weights for every optimizer
+    assert all(after < rows[0][1] for after in rows[-1][2:])  # all but full-batch GD learn
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "install matplotlib" in result.stdout and not plot.exists()
+    else:
+        assert plot.stat().st_size > 0
