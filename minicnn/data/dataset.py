@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+
+def stack_samples(samples: list) -> tuple:
+    """Samples (tuples of fields, or single arrays) as a tuple of arrays stacked on a new
+    first axis, one per field."""
+    if not isinstance(samples[0], tuple):
+        return (np.stack(samples),)
+    return tuple(np.stack(field) for field in zip(*samples, strict=True))
+
 
 class Dataset:
-    """A map-style dataset, as in PyTorch: ``len(dataset)`` samples, ``dataset[i]`` the i-th."""
+    """A map-style dataset, as in PyTorch: ``len(dataset)`` samples, ``dataset[i]`` the i-th.
+    ``batch(indices)`` returns several samples stacked; subclasses slice their arrays at once."""
 
     def __getitem__(self, index: int):
         raise NotImplementedError(f"{type(self).__name__} does not implement __getitem__")
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} does not implement __len__")
+
+    def batch(self, indices: np.ndarray) -> tuple:
+        """The samples at ``indices``, each field stacked into one contiguous array."""
+        return stack_samples([self[int(index)] for index in indices])
 
 
 class TensorDataset(Dataset):
@@ -26,6 +41,9 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         return tuple(array[index] for array in self.arrays)
+
+    def batch(self, indices: np.ndarray) -> tuple:
+        return tuple(np.ascontiguousarray(array[indices]) for array in self.arrays)
 
     def __len__(self) -> int:
         return len(self.arrays[0])

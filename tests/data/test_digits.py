@@ -30,7 +30,7 @@ def test_a_sample_is_a_float_image_in_0_1_and_an_int_label():
     assert label == digits.targets[7] and isinstance(label, np.int64)
     images, labels = digits.arrays()
     np.testing.assert_array_equal(images[7], image)
-    assert labels is digits.targets
+    np.testing.assert_array_equal(labels, digits.targets)
 
 
 def test_tensor_dataset_indexes_every_array():
@@ -70,4 +70,5 @@ def write_split(folder, images, labels):
 def test_image_and_label_files_that_do_not_fit_are_named(tmp_path, images, labels, message):
     write_split(tmp_path, images, labels)
     with pytest.raises(ValueError, match=message):
-        _IDXImages(tmp_path, train=True)
+        _IDXImages(tmp_path / "train-images-idx3-ubyte.gz", tmp_path / "train-labels-idx1-ubyte.gz",
+                   train=True)

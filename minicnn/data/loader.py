@@ -1,0 +1,69 @@
+"""DataLoader: a dataset in batches, every sample once per epoch, optionally shuffled."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+
+import numpy as np
+
+from minicnn import random
+from minicnn.data.dataset import Dataset, stack_samples
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` samples.
+
+    Each batch is a tuple of contiguous arrays, one per field of the samples (e.g. ``(images,
+    labels)``), stacked along a new first axis, in the dataset's dtypes. ``shuffle`` draws a new
+    order every epoch from minicnn's generator (``minicnn.manual_seed``), or from a generator of
+    its own when ``seed`` is given, so that the order is reproducible. ``drop_last`` drops a
+    last, smaller batch. ``batch_size=1`` gives SGD, ``batch_size=len(dataset)`` full-batch
+    gradient descent.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+            raise TypeError(
+                "DataLoader: dataset must have __len__ and __getitem__, got "
+                f"{type(dataset).__name__}"
+            )
+        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
+            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
+        if batch_size <= 0:
+            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
+        self._generator = None if seed is None else np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        """The number of batches per epoch."""
+        count = len(self.dataset) / self.batch_size
+        return math.floor(count) if self.drop_last else math.ceil(count)
+
+    def _order(self) -> np.ndarray:
+        size = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(size)
+        generator = self._generator if self._generator is not None else random.generator()
+        return generator.permutation(size)
+
+    def __iter__(self) -> Iterator[tuple]:
+        order = self._order()
+        for batch in range(len(self)):
+            yield self._collate(order[batch * self.batch_size : (batch + 1) * self.batch_size])
+
+    def _collate(self, indices: np.ndarray) -> tuple:
+        """The samples at ``indices`` as a tuple of stacked arrays: minicnn's datasets slice
+        them at once (``Dataset.batch``), any other indexable one is read sample by sample."""
+        if isinstance(self.dataset, Dataset):
+            return self.dataset.batch(indices)
+        return stack_samples([self.dataset[int(index)] for index in indices])
