@@ -17,10 +17,11 @@ class DataLoader:
 
     Each batch is a tuple of contiguous arrays, one per field of the samples (e.g. ``(images,
     labels)``), stacked along a new first axis, in the dataset's dtypes. ``shuffle`` draws a new
-    order every epoch from minicnn's generator (``minicnn.manual_seed``), or from a generator of
-    its own when ``seed`` is given, so that the order is reproducible. ``drop_last`` drops a
-    last, smaller batch. ``batch_size=1`` gives SGD, ``batch_size=len(dataset)`` full-batch
-    gradient descent.
+    order every epoch: from minicnn's generator (``minicnn.manual_seed``), or, when ``seed`` is
+    given, as a function of (seed, epoch) alone, so that epoch k's order is the same whether
+    training ran straight through or resumed at k (the Trainer calls ``set_epoch``). ``drop_last``
+    drops a last, smaller batch. ``batch_size=1`` gives SGD, ``batch_size=len(dataset)``
+    full-batch gradient descent.
     """
 
     def __init__(
@@ -42,22 +43,28 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
-        self._generator = None if seed is None else np.random.default_rng(seed)
+        self.epoch = 0  # the epoch the next iteration serves
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
         count = len(self.dataset) / self.batch_size
         return math.floor(count) if self.drop_last else math.ceil(count)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Serve ``epoch``'s order next (with a seed, the order depends on the epoch only)."""
+        self.epoch = epoch
+
     def _order(self) -> np.ndarray:
         size = len(self.dataset)
         if not self.shuffle:
             return np.arange(size)
-        generator = self._generator if self._generator is not None else random.generator()
-        return generator.permutation(size)
+        if self.seed is None:
+            return random.generator().permutation(size)
+        return np.random.default_rng((self.seed, self.epoch)).permutation(size)
 
     def __iter__(self) -> Iterator[tuple]:
         order = self._order()
+        self.epoch += 1
         for batch in range(len(self)):
             yield self._collate(order[batch * self.batch_size : (batch + 1) * self.batch_size])
 

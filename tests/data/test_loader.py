@@ -47,6 +47,10 @@ def test_shuffling_is_reproducible_and_differs_between_epochs():
     np.testing.assert_array_equal(orders[0][1], orders[1][1])
     assert not np.array_equal(orders[0][0], orders[0][1])  # a new order every epoch
 
+    resumed = DataLoader(labelled(20), batch_size=20, shuffle=True, seed=7)
+    resumed.set_epoch(1)  # a run resumed at epoch 1 sees epoch 1's order
+    np.testing.assert_array_equal(next(iter(resumed))[1], orders[0][1])
+
     mc.manual_seed(3)  # without a seed: minicnn's generator
     first = next(iter(DataLoader(labelled(20), batch_size=20, shuffle=True)))[1]
     mc.manual_seed(3)
@@ -79,7 +83,7 @@ def test_digits_batches_match_its_samples():
     digits = Digits(train=False)
     images, labels = next(iter(DataLoader(digits, batch_size=8, shuffle=True, seed=1)))
     assert images.shape == (8, 1, 28, 28) and images.dtype == np.float32
-    order = np.random.default_rng(1).permutation(len(digits))[:8]
+    order = np.random.default_rng((1, 0)).permutation(len(digits))[:8]
     for image, label, index in zip(images, labels, order, strict=True):
         np.testing.assert_array_equal(image, digits[index][0])
         assert label == digits[index][1]

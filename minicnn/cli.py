@@ -1,0 +1,122 @@
+"""The ``minicnn`` command. ``minicnn train`` trains a LeNet-style CNN on the embedded digits
+(offline, by default) or on MNIST / Fashion-MNIST, and prints the test accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+DATASETS = ("digits", "mnist", "fashion-mnist")
+
+
+def lenet5(dropout: float = 0.25):
+    """LeNet-5 with ReLU and max pooling, for (N, 1, 28, 28) images and 10 classes."""
+    from minicnn import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+
+
+def load_datasets(name: str, data_dir: str | None, download: bool):
+    """(train, test) datasets: the embedded digits, or MNIST / Fashion-MNIST from data_dir."""
+    from minicnn import data
+
+    if name == "digits":
+        return data.Digits(train=True), data.Digits(train=False)
+    if data_dir is None:
+        raise SystemExit(f"minicnn train: --dataset {name} needs --data-dir (the folder of its "
+                         "IDX files; add --download to fetch them)")
+    dataset = data.MNIST if name == "mnist" else data.FashionMNIST
+    return dataset(data_dir, True, download), dataset(data_dir, False, download)
+
+
+def make_optimizer(name: str, params, lr: float | None):
+    from minicnn import optim
+
+    defaults = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05, "rmsprop": 1e-3, "adagrad": 1e-2}
+    lr = defaults[name] if lr is None else lr
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    classes = {"adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
+               "adagrad": optim.Adagrad}
+    return classes[name](params, lr=lr)
+
+
+def train(args: argparse.Namespace) -> float:
+    """Train and evaluate; returns the test accuracy."""
+    import minicnn as mc
+    from minicnn import callbacks, nn, optim
+    from minicnn.data import DataLoader
+
+    mc.manual_seed(args.seed)
+    train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
+    model = lenet5()
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
+    initial_epoch = 0
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    if checkpoint is not None and checkpoint.exists():
+        state = mc.load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"].state_dict())
+        if state["optimizer"] is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        initial_epoch = state["epoch"] or 0
+        print(f"resuming from {checkpoint} after epoch {initial_epoch}")
+    print(f"{type(train_set).__name__}: {len(train_set)} training and {len(test_set)} test images")
+    if args.verbose:
+        print(model.summary((1, 28, 28)))
+    trainer = mc.Trainer(model, nn.CrossEntropyLoss(), optimizer, metrics=["accuracy"])
+    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
+    test_loader = DataLoader(test_set, 500)
+    # the learning rate follows half a cosine down to 0 over the epochs (lr_scheduler's rule)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs,
+                                                    last_epoch=initial_epoch - 1)
+    hooks = [callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: schedule.step())]
+    if checkpoint is not None:
+        hooks.append(callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: mc.save(model, checkpoint, optimizer=optimizer,
+                                                     epoch=epoch + 1)
+        ))
+    start = time.perf_counter()
+    trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader, callbacks=hooks,
+                initial_epoch=initial_epoch, verbose=args.verbose)
+    accuracy = trainer.evaluate(test_loader)["accuracy"]
+    print(f"test accuracy: {accuracy:.2%} ({len(test_set)} images), trained in "
+          f"{time.perf_counter() - start:.1f}s")
+    return accuracy
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="minicnn", description=__doc__.splitlines()[0])
+    commands = main.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("train", help="train a LeNet-style CNN and print its test accuracy")
+    run.add_argument("--dataset", choices=DATASETS, default="digits",
+                     help="digits (embedded, offline; the default), mnist or fashion-mnist")
+    run.add_argument("--data-dir", help="the folder of the MNIST / Fashion-MNIST IDX files")
+    run.add_argument("--download", action="store_true", help="fetch missing IDX files")
+    run.add_argument("--epochs", type=int, default=20)
+    run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    run.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual)")
+    run.add_argument("--checkpoint", help="save model, optimizer and epoch here after every "
+                                          "epoch; resume from it when it exists")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "train":
+        train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
