@@ -267,6 +267,14 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
+    def summary(self, input_shape, dtype=None) -> str:
+        """A Keras-like table of the layers, their output shapes and parameter counts, from a
+        forward pass on zeros; ``input_shape`` is one sample's shape, without the batch dim.
+        Returned, not printed (see ``minicnn.nn.summary.summary``)."""
+        from minicnn.nn.summary import summary  # lazily: summary.py imports this module
+
+        return summary(self, input_shape, dtype)
+
     def __repr__(self) -> str:
         lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in
                  self._modules.items()]
