@@ -67,6 +67,8 @@ def train(args: argparse.Namespace) -> float:
         if state["optimizer"] is not None:
             optimizer.load_state_dict(state["optimizer"])
         initial_epoch = state["epoch"] or 0
+        if state["rng_state"] is not None:  # Dropout masks continue where they stopped
+            mc.random.set_state(state["rng_state"])
         print(f"resuming from {checkpoint} after epoch {initial_epoch}")
     print(f"{type(train_set).__name__}: {len(train_set)} training and {len(test_set)} test images")
     if args.verbose:

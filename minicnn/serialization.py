@@ -79,6 +79,9 @@ def save(
         "architecture": _describe(model, arrays, path),
         "epoch": None if epoch is None else int(epoch),
         "optimizer": None if optimizer is None else _encode(optimizer.state_dict(), arrays, path),
+        # a training checkpoint keeps minicnn's generator (Dropout masks, shuffles), so that
+        # training resumed from it draws what an uninterrupted run would have drawn
+        "rng_state": None if epoch is None else mc_random.get_state(),
     }
     _write(path, header, {**arrays, **_weight_entries(model)})
 
@@ -89,8 +92,10 @@ def load(path: str | os.PathLike) -> Module:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """``{"model": Module, "optimizer": state_dict or None, "epoch": int or None}`` from a file
-    written by ``save``; ``optimizer.load_state_dict(ckpt["optimizer"])`` resumes training."""
+    """``{"model": Module, "optimizer": state_dict or None, "epoch": int or None, "rng_state":
+    dict or None}`` from a file written by ``save``. To resume training exactly:
+    ``optimizer.load_state_dict(ckpt["optimizer"])``, ``minicnn.random.set_state(
+    ckpt["rng_state"])`` (saved with the epoch), then ``fit(..., initial_epoch=ckpt["epoch"])``."""
     path = _as_path(path)
     header, arrays = _read(path)
     if header["kind"] != "model":
@@ -115,7 +120,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     epoch = header.get("epoch")
     if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
         raise ValueError(f"{path}: corrupt epoch {epoch!r} (expected an int or null)")
-    return {"model": model, "optimizer": optimizer, "epoch": epoch}
+    rng_state = header.get("rng_state")
+    if rng_state is not None and (
+        not isinstance(rng_state, dict) or rng_state.get("bit_generator") != "PCG64"
+    ):
+        raise ValueError(f"{path}: corrupt rng_state (not a PCG64 generator state)")
+    return {"model": model, "optimizer": optimizer, "epoch": epoch, "rng_state": rng_state}
 
 
 def save_weights(model: Module, path: str | os.PathLike) -> None:

@@ -164,17 +164,20 @@ def test_training_runs_in_train_mode_and_validation_in_eval_mode():
 
 
 def test_resuming_at_an_epoch_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    """With Dropout: the checkpoint carries minicnn's generator, so the masks continue too."""
     x, y = blobs()
     loader = DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=3)
-    straight = make_trainer(momentum=0.9)
+    straight = make_trainer(small_model(dropout=0.3), momentum=0.9)
     straight.fit(loader, epochs=4, verbose=0)
 
-    first = make_trainer(momentum=0.9)
+    first = make_trainer(small_model(dropout=0.3), momentum=0.9)
     first.fit(DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=3), epochs=2, verbose=0)
     path = tmp_path / "checkpoint.npz"
     mc.save(first.model, path, optimizer=first.optimizer, epoch=2)
+    mc.manual_seed(12345)  # whatever happens in between
 
     checkpoint = mc.load_checkpoint(path)
+    mc.random.set_state(checkpoint["rng_state"])
     model = checkpoint["model"]
     resumed = mc.Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1,
                                                                  momentum=0.9))
