@@ -18,6 +18,16 @@ def test_readme_example_runs_and_learns(capsys):
     assert len(losses) == 20 and losses[-1] < losses[0]
 
 
+def test_readme_training_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Training with callbacks\n\n```python\n(.*?)```", readme, re.S).group(1)
+    assert "epochs=30" in code
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace("epochs=30", "epochs=2"), "README.md", "exec"), {})
+    assert len(list((tmp_path / "runs").glob("*.npz"))) >= 1
+    assert "val_accuracy" not in capsys.readouterr().err
+
+
 def test_train_lenet_example_lowers_the_loss():
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_lenet.py"), "--epochs", "2",
