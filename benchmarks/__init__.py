@@ -1,0 +1,1 @@
+"""Benchmarks: minicnn next to PyTorch on the same machine, in one run (python -m benchmarks)."""
