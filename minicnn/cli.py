@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,20 @@ def make_optimizer(name: str, params, lr: float | None):
     return classes[name](params, lr=lr)
 
 
+def continue_schedule(optimizer, epoch: int, epochs: int) -> None:
+    """On resuming at ``epoch``: keep the checkpoint's learning rate when it is where this
+    run's cosine schedule (over ``epochs``, from this run's lr) would be, so that the run is
+    exactly the uninterrupted one; otherwise (another --epochs or --lr) move it there."""
+    base_lr = optimizer.defaults["lr"]
+    expected = base_lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
+    for group in optimizer.param_groups:
+        if not math.isclose(group["lr"], expected, rel_tol=1e-9, abs_tol=1e-15):
+            print(f"learning rate {group['lr']:.3g} -> {expected:.3g}: the cosine schedule now "
+                  f"spans {epochs} epochs from lr {base_lr:g}")
+            group["lr"] = expected
+        group["initial_lr"] = base_lr
+
+
 def train(args: argparse.Namespace) -> float:
     """Train and evaluate; returns the test accuracy."""
     import minicnn as mc
@@ -77,6 +92,8 @@ def train(args: argparse.Namespace) -> float:
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(test_set, 500)
     # the learning rate follows half a cosine down to 0 over the epochs (lr_scheduler's rule)
+    if initial_epoch:
+        continue_schedule(optimizer, initial_epoch, args.epochs)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs,
                                                     last_epoch=initial_epoch - 1)
     hooks = [callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: schedule.step())]

@@ -238,7 +238,7 @@ def _build(node, arrays: dict, path: str) -> Module:
         args = {key: _decode(value, arrays, path) for key, value in args.items()}
         try:
             module = cls(**args)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, MemoryError) as error:
             raise ValueError(f"{path}: cannot rebuild {name} from {args!r}: {error}") from error
     if not isinstance(node.get("training"), bool):
         raise ValueError(f"{path}: corrupt architecture: no training flag for {name}")
@@ -323,11 +323,14 @@ def _write(path: str, header: dict, arrays: dict) -> None:
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     entries = {HEADER: np.array(json.dumps(header)), **arrays}
+    for name, value in entries.items():
+        if np.asarray(value).dtype.kind == "O":  # would be pickled: refuse before writing
+            raise TypeError(f"{path}: entry {name!r} is an object array, which cannot be saved")
     try:
         # os.open with mode 0o666 lets the umask set the permissions, as a plain open() would.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         with os.fdopen(os.open(temporary, flags, 0o666), "wb") as file:
-            np.savez(file, allow_pickle=False, **entries)
+            np.savez(file, **entries)  # every entry is a plain array: nothing is pickled
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

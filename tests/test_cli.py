@@ -43,3 +43,14 @@ def test_python_dash_m_and_the_errors():
     assert "--dataset mnist needs --data-dir" in result.stderr
     with pytest.raises(SystemExit):
         main(["train", "--optimizer", "lbfgs"])
+
+
+def test_resuming_with_more_epochs_moves_the_learning_rate_onto_the_new_schedule(tmp_path,
+                                                                                  capsys):
+    checkpoint = tmp_path / "lenet.npz"
+    main(["train", "--epochs", "1", "--verbose", "0", "--checkpoint", str(checkpoint)])
+    capsys.readouterr()
+    main(["train", "--epochs", "3", "--verbose", "2", "--checkpoint", str(checkpoint)])
+    output = capsys.readouterr().out
+    assert "learning rate 0 -> 0.00075: the cosine schedule now spans 3 epochs" in output
+    assert re.search(r"Epoch 2/3 .* - lr: 0.00075", output)

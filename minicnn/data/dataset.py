@@ -34,6 +34,12 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays) -> None:
         if not arrays:
             raise ValueError("TensorDataset: expected at least one array")
+        for array in arrays:
+            if not hasattr(array, "shape") or len(array.shape) == 0:
+                raise TypeError(
+                    f"TensorDataset: expected arrays with a first (sample) axis, got "
+                    f"{type(array).__name__}; convert lists with np.asarray"
+                )
         lengths = [len(array) for array in arrays]
         if len(set(lengths)) != 1:
             raise ValueError(f"TensorDataset: arrays must have the same length, got {lengths}")

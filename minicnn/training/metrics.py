@@ -1,8 +1,13 @@
 """Metrics the Trainer reports: accuracy and top-k accuracy, named as in the logs.
 
 A metric is given by name: 'accuracy' (or 'acc'), 'top_k_accuracy' (k = 5, Keras's default) or
-'top_<k>_accuracy' (e.g. 'top_3_accuracy'). Each returns the number of correct samples in a
-batch, so that the Trainer can average exactly over an epoch.
+'top_<k>_accuracy' (e.g. 'top_3_accuracy'). Each metric function returns (right, counted) for
+a batch, so that the Trainer averages exactly over an epoch:
+- class scores (N, C) or (N, C, d1, ...) with class-index targets, or class probabilities /
+  one-hot targets of the scores' shape: one prediction per sample (per pixel), targets equal to
+  the loss's ``ignore_index`` not counted;
+- with a binary loss (BCE), every entry is a prediction: right when (score > threshold) ==
+  (target > 0.5), the threshold 0 for logits and 0.5 for probabilities.
 """
 
 from __future__ import annotations
@@ -10,39 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import numpy as np
-
 from minicnn.backend import array_module
 
 TOP_K = re.compile(r"top_(\d+|k)_accuracy")
-
-
-def _class_targets(scores, target):
-    """Class indices for ``target``: as given, or the argmax of class probabilities/one-hot."""
-    if target.dtype.kind == "f" and target.shape == scores.shape:
-        return target.argmax(axis=1 if scores.ndim > 1 else 0)
-    return target
-
-
-def correct_predictions(scores, target, binary_threshold: float) -> int:
-    """Samples whose highest score is their class. Outputs of the target's shape (one score
-    per sample, as for BCE) count as binary: right when (score > threshold) == (target > 0.5)."""
-    if scores.shape == target.shape and target.dtype.kind == "f" and (
-        scores.ndim <= 1 or scores.shape[1] == 1
-    ):
-        return int(((scores > binary_threshold) == (target > 0.5)).sum())
-    predicted = scores.argmax(axis=1 if scores.ndim > 1 else 0)
-    return int((predicted == _class_targets(scores, target)).sum())
-
-
-def correct_in_top_k(scores, target, k: int) -> int:
-    """Samples whose class is among their k highest scores (N, C, ...) scores."""
-    xp = array_module(scores)
-    target = _class_targets(scores, target)
-    axis = 1 if scores.ndim > 1 else 0
-    own = xp.take_along_axis(scores, xp.expand_dims(target, axis), axis=axis)
-    # a class is in the top k when fewer than k classes score strictly higher
-    return int(((scores > own).sum(axis=axis) < k).sum())
 
 
 def canonical_name(name: str) -> str:
@@ -62,18 +37,44 @@ def canonical_name(name: str) -> str:
     return f"top_{k}_accuracy"
 
 
-def metric_function(name: str, binary_threshold: float = 0.5) -> Callable:
-    """The function computing the correct count of ``name`` (a canonical name) from
-    (scores, target)."""
+def _class_targets(scores, target, ignore_index):
+    """(class indices, mask of the counted ones): the targets as given, or the argmax of
+    class probabilities / one-hot; ignore_index entries masked out."""
+    if target.dtype.kind == "f" and target.shape == scores.shape:
+        indices = target.argmax(axis=1 if scores.ndim > 1 else 0)
+        return indices, array_module(indices).ones(indices.shape, bool)
+    counted = target != ignore_index if ignore_index is not None else target == target
+    return array_module(target).where(counted, target, 0), counted
+
+
+def _accuracy(scores, target, ignore_index) -> tuple[int, int]:
+    target, counted = _class_targets(scores, target, ignore_index)
+    predicted = scores.argmax(axis=1 if scores.ndim > 1 else 0)
+    return int(((predicted == target) & counted).sum()), int(counted.sum())
+
+
+def _top_k(scores, target, ignore_index, k: int) -> tuple[int, int]:
+    xp = array_module(scores)
+    target, counted = _class_targets(scores, target, ignore_index)
+    axis = 1 if scores.ndim > 1 else 0
+    own = xp.take_along_axis(scores, xp.expand_dims(target, axis), axis=axis)
+    # a class is in the top k when fewer than k classes score strictly higher
+    in_top_k = (scores > own).sum(axis=axis) < k
+    return int((in_top_k & counted).sum()), int(counted.sum())
+
+
+def _binary_accuracy(scores, target, threshold: float) -> tuple[int, int]:
+    return int(((scores > threshold) == (target > 0.5)).sum()), int(target.size)
+
+
+def metric_function(
+    name: str, binary_threshold: float | None = None, ignore_index: int | None = None
+) -> Callable:
+    """The function (scores, target) -> (right, counted) of ``name``, a canonical name.
+    ``binary_threshold`` (a binary loss) makes accuracy element-wise."""
     if name == "accuracy":
-        return lambda scores, target: correct_predictions(scores, target, binary_threshold)
+        if binary_threshold is not None:
+            return lambda scores, target: _binary_accuracy(scores, target, binary_threshold)
+        return lambda scores, target: _accuracy(scores, target, ignore_index)
     k = int(TOP_K.fullmatch(name).group(1))
-    return lambda scores, target: correct_in_top_k(scores, target, k)
-
-
-def samples_in(target) -> int:
-    """How many predictions a batch holds: one per target entry of class indices (pixels
-    included), one per row of class probabilities."""
-    return int(np.prod(target.shape[:1] + target.shape[2:])) if target.dtype.kind == "f" and (
-        target.ndim > 1
-    ) else int(target.size)
+    return lambda scores, target: _top_k(scores, target, ignore_index, k)

@@ -8,26 +8,36 @@ optimizer step; then validation in eval mode; then ONE logs dict (``loss``, the 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 from minicnn.backend import array_module
 from minicnn.data import DataLoader, TensorDataset
-from minicnn.nn import BCEWithLogitsLoss, Module
+from minicnn.nn import BCELoss, BCEWithLogitsLoss, Module
+from minicnn.nn._loss_base import Loss
 from minicnn.optim import Optimizer
 from minicnn.training.callbacks import Callback, History
-from minicnn.training.metrics import canonical_name, metric_function, samples_in
+from minicnn.training.metrics import canonical_name, metric_function
 from minicnn.training.progress import ProgressBar
 
 
 def as_batches(data, batch_size: int, shuffle: bool) -> Iterable:
-    """A DataLoader (or any iterable of (x, y) batches) as it is; an (x, y) pair of arrays as
-    a DataLoader over them (Keras's ``fit(x, y)``: batches of 32, shuffled for training)."""
-    if isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "shape") for a in data):
+    """A DataLoader (or any re-iterable collection of (x, y) batches) as it is; an (x, y) pair
+    of arrays as a DataLoader over them (Keras's ``fit(x, y)``: batches of 32, shuffled for
+    training). A generator is refused: it would be empty from the second epoch on."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(
+        hasattr(a, "shape") for a in data
+    ):
         return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
     if not hasattr(data, "__iter__"):
         raise TypeError(
-            f"Trainer: expected a DataLoader, an iterable of (x, y) batches or an (x, y) pair of "
+            f"Trainer: expected a DataLoader, a list of (x, y) batches or an (x, y) pair of "
             f"arrays, got {type(data).__name__}"
+        )
+    if iter(data) is data:
+        raise TypeError(
+            f"Trainer: got an iterator ({type(data).__name__}), which is used up after one "
+            "epoch; pass a DataLoader or a list of (x, y) batches"
         )
     return data
 
@@ -46,22 +56,39 @@ class Trainer:
             raise TypeError(
                 f"Trainer: optimizer must be a minicnn Optimizer, got {type(optimizer).__name__}"
             )
+        if not isinstance(criterion, Loss):
+            raise TypeError(
+                f"Trainer: criterion must be a minicnn loss (e.g. nn.CrossEntropyLoss()), got "
+                f"{type(criterion).__name__}"
+            )
+        if criterion.reduction == "none":
+            raise ValueError(
+                f"Trainer: {criterion!r} has reduction='none'; training needs a scalar loss, "
+                "use reduction='mean' (or 'sum')"
+            )
         self.model, self.criterion, self.optimizer = model, criterion, optimizer
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         self.metrics = [canonical_name(name) for name in names]
-        threshold = 0.0 if isinstance(criterion, BCEWithLogitsLoss) else 0.5
-        self._metric_functions = {name: metric_function(name, threshold) for name in self.metrics}
+        # a binary loss makes accuracy element-wise: a score above the threshold says 1
+        binary = {BCEWithLogitsLoss: 0.0, BCELoss: 0.5}.get(type(criterion))
+        ignore_index = getattr(criterion, "ignore_index", None)
+        self._metric_functions = {
+            name: metric_function(name, binary, ignore_index) for name in self.metrics
+        }
         self.history = History()
         self.stop_training = False
 
     # --- one pass over data -------------------------------------------------------------------
 
     def _run_epoch(self, batches: Iterable, train: bool, callbacks: list | None = None) -> dict:
-        """Average loss and metrics over ``batches`` (weighted by samples); with ``train``, an
-        optimizer step per batch and on_batch_* callbacks with the running averages."""
+        """Average loss and metrics over ``batches``: the loss as the batch losses' mean weighted
+        by batch size (as Keras; with reduction='sum' that is the mean batch sum), a metric as
+        the share of right predictions. With ``train``, an optimizer step per batch and the
+        on_batch_* callbacks with the running averages."""
         self.model.train(train)
-        totals = {"loss": 0.0, **dict.fromkeys(self.metrics, 0.0)}
-        seen = samples = 0
+        loss_total, seen = 0.0, 0
+        right = dict.fromkeys(self.metrics, 0)
+        counted = dict.fromkeys(self.metrics, 0)
         for index, (x, y) in enumerate(batches):
             if callbacks:
                 for callback in callbacks:
@@ -73,22 +100,26 @@ class Trainer:
                 self.model.backward(self.criterion.backward())
                 self.optimizer.step()
             seen += len(x)
-            samples += samples_in(y)
-            totals["loss"] += loss * len(x)
+            loss_total += loss * len(x)  # Keras: batch losses weighted by batch size
             for name, function in self._metric_functions.items():
-                totals[name] += function(scores, y)
+                batch_right, batch_counted = function(scores, y)
+                right[name] += batch_right
+                counted[name] += batch_counted
             if callbacks:
-                logs = self._averages(totals, seen, samples)
+                logs = self._averages(loss_total, seen, right, counted)
                 for callback in callbacks:
                     callback.on_batch_end(index, logs)
                 if self.stop_training:
                     break
-        return self._averages(totals, seen, samples)
+        if seen == 0:
+            warnings.warn("Trainer: a pass over the data had no batches (an empty loader?)",
+                          stacklevel=3)
+        return self._averages(loss_total, seen, right, counted)
 
-    def _averages(self, totals: dict, seen: int, samples: int) -> dict:
-        logs = {"loss": totals["loss"] / seen if seen else math.nan}
+    def _averages(self, loss_total: float, seen: int, right: dict, counted: dict) -> dict:
+        logs = {"loss": loss_total / seen if seen else math.nan}
         for name in self.metrics:
-            logs[name] = totals[name] / samples if samples else math.nan
+            logs[name] = right[name] / counted[name] if counted[name] else math.nan
         return logs
 
     # --- the public loop ----------------------------------------------------------------------
@@ -104,10 +135,16 @@ class Trainer:
     ) -> History:
         """Train from ``initial_epoch`` up to ``epochs`` (0-based epoch numbers in the hooks, as
         Keras); returns the History, whose ``history`` dict holds every epoch's logs."""
+        for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Trainer.fit: {name} must be a non-negative int, got {value!r}")
         train = as_batches(train, 32, shuffle=True)
         if validation_data is not None:
             validation_data = as_batches(validation_data, 32, shuffle=False)
-        callbacks = [self.history, *(callbacks or ())]
+        if initial_epoch and hasattr(train, "set_epoch"):  # a seeded DataLoader resumes its
+            train.set_epoch(initial_epoch)  # order at epoch k; otherwise it advances by itself
+        # History after the user's callbacks (it records what they add), as Keras orders them
+        callbacks = [*(callbacks or ()), self.history]
         if verbose:
             callbacks.append(ProgressBar(verbose))
         params = {"epochs": epochs, "steps": len(train) if hasattr(train, "__len__") else None,
@@ -119,9 +156,8 @@ class Trainer:
         for callback in callbacks:
             callback.on_train_begin()
         logs: dict = {}
+        was_training = self.model.training
         for epoch in range(initial_epoch, epochs):
-            if hasattr(train, "set_epoch"):  # a seeded DataLoader: epoch k's order, resumed or not
-                train.set_epoch(epoch)
             for callback in callbacks:
                 callback.on_epoch_begin(epoch)
             logs = self._run_epoch(train, train=True, callbacks=callbacks)
@@ -135,7 +171,7 @@ class Trainer:
                 break
         for callback in callbacks:
             callback.on_train_end(logs)
-        self.model.eval()
+        self.model.train(was_training)
         return self.history
 
     def evaluate(self, data, batch_size: int = 32) -> dict:

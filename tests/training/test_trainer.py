@@ -110,6 +110,7 @@ def test_callbacks_see_keras_protocol_and_share_one_logs_dict():
         "epoch_begin 1", "batch_end 0", "batch_end 1", "epoch_end 1", "train_end",
     ]
     assert [logs["extra"] for logs in recorder.logs] == [0, 1]  # the earlier callback's change
+    assert trainer.history.history["extra"] == [0, 1]  # History runs after the user's callbacks
     assert recorder.trainer is trainer and recorder.model is trainer.model
     assert recorder.params == {"epochs": 2, "steps": 2, "verbose": 0}
 
@@ -213,7 +214,7 @@ def test_progress_bar_draws_in_place_on_a_terminal(monkeypatch):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda t: t.fit(42), TypeError, r"expected a DataLoader, an iterable of \(x, y\)"),
+        (lambda t: t.fit(42), TypeError, r"expected a DataLoader, a list of \(x, y\) batches"),
         (lambda t: t.predict([1, 2]), TypeError, r"predict: expected an array of samples"),
         (lambda t: t.predict(np.zeros((2, 2), np.float32), batch_size=0), ValueError,
          r"batch_size must be a positive int"),
@@ -221,8 +222,55 @@ def test_progress_bar_draws_in_place_on_a_terminal(monkeypatch):
          r"unknown metric 'f1'; the metrics are 'accuracy' and 'top_<k>_accuracy'"),
         (lambda t: mc.Trainer(t.model, t.criterion, "adam"), TypeError,
          r"optimizer must be a minicnn Optimizer, got str"),
+        (lambda t: mc.Trainer(t.model, "mse", t.optimizer), TypeError,
+         r"criterion must be a minicnn loss \(e.g. nn.CrossEntropyLoss\(\)\), got str"),
+        (lambda t: mc.Trainer(t.model, nn.CrossEntropyLoss(reduction="none"), t.optimizer),
+         ValueError, r"reduction='none'; training needs a scalar loss"),
+        (lambda t: t.fit(iter([(np.zeros((2, 2), np.float32), np.zeros(2, np.int64))])),
+         TypeError, r"got an iterator \(list_iterator\), which is used up after one epoch"),
+        (lambda t: t.fit(blobs(8), epochs=2.5), ValueError, r"epochs must be a non-negative int"),
     ],
 )
 def test_bad_arguments_get_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call(make_trainer())
+
+
+def test_repeated_fits_on_a_seeded_loader_see_new_orders_and_keep_the_mode():
+    x, y = blobs(16)
+    loader = DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=1)
+    orders = []
+    trainer = make_trainer()
+    for _ in range(3):
+        trainer.fit(loader, epochs=1, verbose=0)
+        orders.append(loader.epoch)
+    assert orders == [1, 2, 3]  # the loader advanced: epoch 1 and 2 get their own orders
+    trainer.model.eval()
+    trainer.fit(loader, epochs=1, verbose=0)
+    assert not trainer.model.training  # fit restores the mode it found
+
+
+def test_an_empty_loader_warns():
+    trainer = make_trainer()
+    with pytest.warns(UserWarning, match=r"had no batches"):
+        trainer.fit([], epochs=1, verbose=0)
+
+
+def test_binary_and_ignored_targets_in_the_logs():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 2)).astype(np.float32)
+    model = nn.Sequential(nn.Linear(2, 3))
+    multi_label = (rng.random((32, 3)) > 0.5).astype(np.float32)
+    trainer = mc.Trainer(model, nn.BCEWithLogitsLoss(), optim.SGD(model.parameters(), lr=0.1),
+                         metrics=["accuracy"])
+    logs = trainer.evaluate((x, multi_label))
+    expected = ((trainer.predict(x) > 0) == (multi_label > 0.5)).mean()
+    assert logs["accuracy"] == pytest.approx(expected)
+    labels = rng.integers(0, 3, 32)
+    labels[:8] = -100
+    trainer = mc.Trainer(model, nn.CrossEntropyLoss(), trainer.optimizer,
+                         metrics=["accuracy", "top_2_accuracy"])
+    logs = trainer.evaluate((x, labels))
+    kept = labels != -100
+    assert logs["accuracy"] == pytest.approx(
+        (trainer.predict(x).argmax(1)[kept] == labels[kept]).mean())
