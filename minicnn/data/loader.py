@@ -10,6 +10,7 @@ import numpy as np
 
 from minicnn import random
 from minicnn.data.dataset import Dataset, stack_samples
+from minicnn.nn._checks import positive_int
 
 
 class DataLoader:
@@ -37,13 +38,10 @@ class DataLoader:
                 "DataLoader: dataset must have __len__ and __getitem__, got "
                 f"{type(dataset).__name__}"
             )
-        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        batch_size = positive_int(batch_size, "batch_size", "DataLoader")
         if seed is not None and (not isinstance(seed, numbers.Integral) or seed < 0):
             raise ValueError(f"DataLoader: seed must be None or a non-negative int, got {seed!r}")
-        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.epoch = 0  # the epoch the next iteration serves
 

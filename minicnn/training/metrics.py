@@ -43,8 +43,11 @@ def _class_targets(scores, target, ignore_index):
     if target.dtype.kind == "f" and target.shape == scores.shape:
         indices = target.argmax(axis=1 if scores.ndim > 1 else 0)
         return indices, array_module(indices).ones(indices.shape, bool)
-    counted = target != ignore_index if ignore_index is not None else target == target
-    return array_module(target).where(counted, target, 0), counted
+    xp = array_module(target)
+    if ignore_index is None:
+        return target, xp.ones(target.shape, bool)
+    counted = target != ignore_index
+    return xp.where(counted, target, 0), counted
 
 
 def _accuracy(scores, target, ignore_index) -> tuple[int, int]:

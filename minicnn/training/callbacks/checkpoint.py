@@ -78,10 +78,7 @@ class ModelCheckpoint(MonitorCallback):
         filepath = self._file_path(epoch, batch, logs)
         if not self._should_save(epoch, logs, filepath):
             return
-        folder = os.path.dirname(filepath)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        if os.path.isdir(filepath):
+        if os.path.isdir(filepath):  # serialization would refuse it too, without our name
             raise IsADirectoryError(
                 f"ModelCheckpoint: filepath {filepath!r} is an existing folder; pass a file "
                 f"path such as {os.path.join(filepath, 'model.npz')!r}"
