@@ -20,58 +20,121 @@ _compile = njit(cache=True, nogil=True)
 
 
 @_compile
-def _im2col(x, cols, kh, kw, sh, sw, dh, dw, ho, wo):
-    n_images, channels = x.shape[0], x.shape[1]
-    per_image = ho * wo
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(kh):
-                for j in range(kw):
-                    row = cols[(c * kh + i) * kw + j, n * per_image : (n + 1) * per_image]
-                    for oh in range(ho):
-                        source = x[n, c, oh * sh + i * dh, j * dw :]
-                        target = row[oh * wo : (oh + 1) * wo]
-                        if sw == 1:  # a contiguous copy the compiler vectorizes
-                            for ow in range(wo):
-                                target[ow] = source[ow]
-                        else:
-                            for ow in range(wo):
-                                target[ow] = source[ow * sw]
+def _inside(offset, step, size, count):
+    """The output positions [first, stop) of ``count`` whose input position offset + o*step
+    lies in [0, size): the rest of a window row or column hangs over the zero border."""
+    first = min(count, max(0, (step - 1 - offset) // step))
+    stop = max(first, min(count, (size - offset + step - 1) // step))
+    return first, stop
 
 
 @_compile
-def _col2im(cols, x, kh, kw, sh, sw, dh, dw, ho, wo):
-    n_images, channels = x.shape[0], x.shape[1]
-    per_image = ho * wo
+def _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    n_images, channels, h, w = x.shape
+    # With stride 1 and Wo == W, consecutive output rows read consecutive input rows: a whole
+    # kernel offset is one contiguous run of the plane, shifted. Its entries that wrap around
+    # a row's edge belong to the zero border and are zeroed after the copy.
+    # (The loops index views from 0 with range() counters and make few views: Numba then
+    # vectorizes them; each view costs a reference count, which matters at 10-wide rows.)
+    as_run = sh == 1 and sw == 1 and wo == w
     for n in range(n_images):
         for c in range(channels):
+            plane = x[n, c].reshape(h * w)
             for i in range(kh):
+                top, row_stop = _inside(i * dh - ph, sh, h, ho)
                 for j in range(kw):
-                    row = cols[(c * kh + i) * kw + j, n * per_image : (n + 1) * per_image]
-                    for oh in range(ho):
-                        target = x[n, c, oh * sh + i * dh, j * dw :]
-                        source = row[oh * wo : (oh + 1) * wo]
+                    offset = j * dw - pw
+                    left, right = _inside(offset, sw, w, wo)
+                    bottom = row_stop if left < right else top  # no column inside: no row
+                    row = cols[n, (c * kh + i) * kw + j]
+                    if top > 0 or bottom < ho or left > 0 or right < wo:
+                        for t in range(ho * wo):
+                            row[t] = 0
+                    if as_run:
+                        shift = (i * dh - ph) * w + offset
+                        first = max(top * wo, -shift)
+                        stop = max(first, min(bottom * wo, h * w - shift))
+                        target, source = row[first:stop], plane[first + shift : stop + shift]
+                        for t in range(stop - first):
+                            target[t] = source[t]
+                        for oh in range(top, bottom):
+                            for ow in range(left):
+                                row[oh * wo + ow] = 0
+                            for ow in range(right, wo):
+                                row[oh * wo + ow] = 0
+                        continue
+                    for oh in range(top, bottom):
+                        target = row[oh * wo + left : oh * wo + right]
+                        source = plane[(oh * sh + i * dh - ph) * w + left * sw + offset :]
                         if sw == 1:
-                            for ow in range(wo):
-                                target[ow] += source[ow]
+                            for t in range(right - left):
+                                target[t] = source[t]
                         else:
-                            for ow in range(wo):
-                                target[ow * sw] += source[ow]
+                            for t in range(right - left):
+                                target[t] = source[t * sw]
 
 
-def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
-    """Numba twin of ``plain.im2col``: (N, C, H, W) -> (C*kh*kw, N*Ho*Wo)."""
+@_compile
+def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    n_images, channels, h, w = x.shape
+    as_run = sh == 1 and sw == 1 and wo == w  # as in _im2col
+    for n in range(n_images):
+        for c in range(channels):
+            plane = x[n, c].reshape(h * w)
+            for i in range(kh):
+                top, row_stop = _inside(i * dh - ph, sh, h, ho)
+                for j in range(kw):
+                    offset = j * dw - pw
+                    left, right = _inside(offset, sw, w, wo)
+                    bottom = row_stop if left < right else top
+                    row = cols[n, (c * kh + i) * kw + j]
+                    if as_run:  # drop the border's entries, which would wrap onto a neighbour
+                        for oh in range(top, bottom):
+                            for ow in range(left):
+                                row[oh * wo + ow] = 0
+                            for ow in range(right, wo):
+                                row[oh * wo + ow] = 0
+                        shift = (i * dh - ph) * w + offset
+                        first = max(top * wo, -shift)
+                        stop = max(first, min(bottom * wo, h * w - shift))
+                        target, source = plane[first + shift : stop + shift], row[first:stop]
+                        for t in range(stop - first):
+                            target[t] += source[t]
+                        continue
+                    for oh in range(top, bottom):
+                        target = plane[(oh * sh + i * dh - ph) * w + left * sw + offset :]
+                        source = row[oh * wo + left : oh * wo + right]
+                        if sw == 1:
+                            for t in range(right - left):
+                                target[t] += source[t]
+                        else:
+                            for t in range(right - left):
+                                target[t * sw] += source[t]
+
+
+def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair,
+           out=None):
+    """Numba twin of ``plain.im2col``: (N, C, H, W) -> (N, C*kh*kw, Ho*Wo)."""
     n, c = x.shape[:2]
-    cols = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), cols, *kernel, *stride, *dilation, *out_size)
-    return cols
+    if out is None:
+        out = np.empty((n, c * kernel[0] * kernel[1], out_size[0] * out_size[1]), x.dtype)
+    _im2col(np.ascontiguousarray(x), out, *kernel, *stride, *padding, *dilation, *out_size)
+    return out
 
 
-def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
-    """Numba twin of ``plain.col2im``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W), summing overlaps."""
-    x = np.zeros(shape, dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols), x, *kernel, *stride, *dilation, *out_size)
-    return x
+def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+           out_size: Pair, out=None):
+    """Numba twin of ``plain.col2im``: (N, C*kh*kw, Ho*Wo) -> (N, C, H, W), summing overlaps.
+
+    ``cols`` is scratch space: the entries that fall in the zero border may be set to zero.
+    """
+    if out is None:
+        out = np.zeros(shape, dtype=cols.dtype)
+    else:
+        out[...] = 0
+    cols = np.ascontiguousarray(cols)
+    _col2im(cols, out, *kernel, *stride, *padding, *dilation, *out_size)
+    return out
 
 
 @_compile

@@ -50,24 +50,54 @@ def fold_windows(windows, shape: tuple, stride: Pair, dilation: Pair):
     return x
 
 
-def im2col(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
-    """Unfold (N, C, H, W) into columns (C*kh*kw, N*Ho*Wo) for one GEMM with the weights.
+def window_padding(size: Pair, padding: Pair, kernel: Pair, stride: Pair, dilation: Pair,
+                   out_size: Pair) -> tuple:
+    """numpy.pad widths that put ``padding`` (top, left) before the last two axes and enough
+    after them for the last window (which may end before the input does, or past it)."""
+    widths = []
+    for n, p, k, s, d, o in zip(size, padding, kernel, stride, dilation, out_size, strict=True):
+        widths.append((p, max(0, (o - 1) * s + (k - 1) * d + 1 - n - p)))
+    return ((0, 0), (0, 0), *widths)
 
-    Row ``(c*kh + i)*kw + j`` holds input channel c at kernel offset (i, j); column
-    ``(n*Ho + oh)*Wo + ow`` is output position (oh, ow) of image n.
+
+def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair,
+           out=None):
+    """Unfold (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo), PyTorch's ``unfold`` layout.
+
+    Row ``(c*kh + i)*kw + j`` of image n holds input channel c at kernel offset (i, j); column
+    ``oh*Wo + ow`` is output position (oh, ow). ``padding`` (top, left) shifts the windows up
+    and left over a zero border. Then one GEMM per image, weight (O, C*kh*kw) @ columns,
+    computes the convolution. ``out`` (N, C*kh*kw, Ho*Wo) receives the columns if given.
     """
     n, c = x.shape[:2]
-    windows = sliding_windows(x, kernel, stride, dilation, out_size)
-    columns = windows.transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, Ho, Wo)
-    return columns.reshape(c * kernel[0] * kernel[1], n * out_size[0] * out_size[1])
+    widths = window_padding(x.shape[2:], padding, kernel, stride, dilation, out_size)
+    padded = array_module(x).pad(x, widths)
+    windows = sliding_windows(padded, kernel, stride, dilation, out_size)
+    columns = windows.reshape(n, c * kernel[0] * kernel[1], out_size[0] * out_size[1])
+    if out is None:
+        return columns
+    out[...] = columns
+    return out
 
 
-def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
-    """The adjoint of ``im2col``: (C*kh*kw, N*Ho*Wo) -> (N, C, H, W) of ``shape``, adding
-    overlaps."""
-    n, c = shape[:2]
-    columns = cols.reshape(c, *kernel, n, *out_size).transpose(3, 0, 1, 2, 4, 5)
-    return fold_windows(columns, shape, stride, dilation)
+def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+           out_size: Pair, out=None):
+    """The adjoint of ``im2col``: (N, C*kh*kw, Ho*Wo) -> (N, C, H, W) of ``shape``.
+
+    Each column entry is added back to the input pixel it was copied from (overlapping windows
+    add up); entries copied from the zero border are dropped. ``out`` receives the result if
+    given. (The Numba twin may use ``cols`` as scratch space.)
+    """
+    n, c, h, w = shape
+    widths = window_padding((h, w), padding, kernel, stride, dilation, out_size)
+    padded_shape = (n, c, h + sum(widths[2]), w + sum(widths[3]))
+    windows = cols.reshape(n, c, *kernel, *out_size)
+    folded = fold_windows(windows, padded_shape, stride, dilation)
+    result = folded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def max_pool2d_forward(
@@ -84,9 +114,7 @@ def max_pool2d_forward(
     n, c, h, w = x.shape
     kh, kw = kernel
     # Pad enough for the last window (ceil_mode may let it hang past the padding).
-    bottom = max(0, (out_size[0] - 1) * stride[0] + (kh - 1) * dilation[0] + 1 - h - padding[0])
-    right = max(0, (out_size[1] - 1) * stride[1] + (kw - 1) * dilation[1] + 1 - w - padding[1])
-    pad_widths = ((0, 0), (0, 0), (padding[0], bottom), (padding[1], right))
+    pad_widths = window_padding((h, w), padding, kernel, stride, dilation, out_size)
     padded = xp.pad(x, pad_widths, mode="constant", constant_values=-xp.inf)
     inside = xp.pad(xp.ones((1, 1, h, w), dtype=bool), pad_widths, mode="constant")
     windows = sliding_windows(padded, kernel, stride, dilation, out_size)

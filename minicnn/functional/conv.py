@@ -1,4 +1,4 @@
-"""2-D convolution as im2col + one GEMM per group, and its backward."""
+"""2-D convolution as im2col + one GEMM per image and group, and its backward."""
 
 from __future__ import annotations
 
@@ -34,17 +34,36 @@ def conv2d_output_size(
     )
 
 
+# The im2col columns of a whole batch can be large (128 images of 32x32x32 with a 3x3 kernel:
+# 151 MB), so the batch is unfolded in chunks whose columns fit this budget (at least one
+# image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMM.
+COLUMNS_BUDGET_BYTES = 4 * 2**20
+
+
 class Conv2dCache(NamedTuple):
-    in_size: Pair
-    padded_shape: tuple
+    source: object  # the input, padded here unless the padding is zeros (im2col pads those)
+    in_shape: tuple
     pads: Pads
     padding_mode: str
     weight: object
-    columns: object
-    stride: Pair
-    dilation: Pair
+    windows: tuple  # (kernel_size, stride, (top, left) zero padding, dilation, out_size)
     groups: int
     has_bias: bool
+
+
+def _column_chunks(source, windows: tuple, groups: int):
+    """Yield (images, columns) for consecutive chunks of the batch: ``images`` a slice of it,
+    ``columns`` their im2col as (chunk, groups, C/g*kh*kw, Ho*Wo) in one reused workspace."""
+    kernel_size, _, _, _, out_size = windows
+    n, channels = source.shape[:2]
+    rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
+    chunk = max(1, min(n, COLUMNS_BUDGET_BYTES // (rows * per_image * source.itemsize)))
+    workspace = array_module(source).empty((chunk, rows, per_image), dtype=source.dtype)
+    unfold = kernels(source).im2col
+    for start in range(0, n, chunk):
+        images = slice(start, min(n, start + chunk))
+        columns = unfold(source[images], *windows, out=workspace[: images.stop - start])
+        yield images, columns.reshape(len(columns), groups, rows // groups, per_image)
 
 
 def conv2d_forward(
@@ -60,24 +79,30 @@ def conv2d_forward(
     """out[n, o] = sum over c in o's group of weight[o, c] (*) x_padded[n, c] + bias[o].
 
     x: (N, C, H, W); weight: (O, C/groups, kh, kw); bias: (O,) or None. Returns (out, cache)
-    with out (N, O, Ho, Wo). The padded input is unfolded into columns (C*kh*kw, N*Ho*Wo),
-    and each group's output is one GEMM: (O/g, C/g*kh*kw) @ (C/g*kh*kw, N*Ho*Wo).
+    with out (N, O, Ho, Wo). Each image is unfolded into columns (C*kh*kw, Ho*Wo), and each
+    group's output is one GEMM: (O/g, C/g*kh*kw) @ (C/g*kh*kw, Ho*Wo), written straight into
+    out[n]. The batch goes through in chunks (``COLUMNS_BUDGET_BYTES`` of columns at a time).
     """
-    padded = pad2d(x, pads, padding_mode)
-    kernel_size = weight.shape[2:]
-    out_size = conv2d_output_size(padded.shape[2:], kernel_size, stride, dilation)
-    columns = kernels(x).im2col(padded, kernel_size, stride, dilation, out_size)
+    xp = array_module(x)
+    if padding_mode == "zeros":  # im2col reads the zero border without building it
+        source, zero_pads = xp.ascontiguousarray(x), (pads[0], pads[2])
+    else:
+        source, zero_pads = pad2d(x, pads, padding_mode), (0, 0)
+    padded_size = (x.shape[2] + pads[0] + pads[1], x.shape[3] + pads[2] + pads[3])
+    kernel_size = tuple(weight.shape[2:])
+    out_size = conv2d_output_size(padded_size, kernel_size, stride, dilation)
+    windows = (kernel_size, tuple(stride), zero_pads, tuple(dilation), out_size)
 
     n, out_channels = x.shape[0], weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    out = grouped_weight @ columns.reshape(groups, grouped_weight.shape[2], -1)
-    out = out.reshape(out_channels, n, *out_size).transpose(1, 0, 2, 3)
-    out = array_module(x).ascontiguousarray(out)
+    out = xp.empty((n, groups, out_channels // groups, out_size[0] * out_size[1]), x.dtype)
+    for images, columns in _column_chunks(source, windows, groups):
+        xp.matmul(grouped_weight, columns, out=out[images])
+    out = out.reshape(n, out_channels, *out_size)
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     cache = Conv2dCache(
-        x.shape[2:], padded.shape, pads, padding_mode, weight, columns, stride, dilation, groups,
-        bias is not None,
+        source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None
     )
     return out, cache
 
@@ -85,25 +110,32 @@ def conv2d_forward(
 def conv2d_backward(grad_out, cache: Conv2dCache):
     """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias.
 
-    Per group, with G = grad_out as (O/g, N*Ho*Wo) and X the forward's columns:
-      grad_weight = G @ X^T                      (O/g, C/g*kh*kw)
-      grad_columns = W^T @ G                     (C/g*kh*kw, N*Ho*Wo)
-    col2im adds each column entry back to the input pixel it was copied from, and the padding's
-    backward returns the border's gradient to the input (or drops it, for zero padding).
-    grad_bias[o] = sum of grad_out[:, o] over N, Ho, Wo.
+    Per image and group, with G = grad_out[n] as (O/g, Ho*Wo) and X the image's columns
+    (recomputed chunk by chunk rather than kept from the forward):
+      grad_weight += G @ X^T                     (O/g, C/g*kh*kw), summed over the batch
+      grad_columns = W^T @ G                     (C/g*kh*kw, Ho*Wo)
+    col2im adds each column entry back to the input pixel it was copied from (entries from the
+    zero border are dropped), and for the other padding modes the padding's backward returns
+    the border's gradient to the input. grad_bias[o] = sum of grad_out[:, o] over N, Ho, Wo.
     """
-    weight, groups = cache.weight, cache.groups
-    out_channels = weight.shape[0]
-    grad_rows = grad_out.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, -1)
+    xp = array_module(grad_out)
+    weight, groups, source = cache.weight, cache.groups, cache.source
+    n, out_channels = grad_out.shape[:2]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    grouped_columns = cache.columns.reshape(groups, grouped_weight.shape[2], -1)
+    grad_rows = xp.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, -1)
 
-    grad_weight = (grad_rows @ grouped_columns.transpose(0, 2, 1)).reshape(weight.shape)
-    grad_columns = (grouped_weight.transpose(0, 2, 1) @ grad_rows).reshape(cache.columns.shape)
-    grad_padded = kernels(grad_out).col2im(
-        grad_columns, cache.padded_shape, weight.shape[2:], cache.stride, cache.dilation,
-        grad_out.shape[2:],
-    )
-    grad_x = pad2d_backward(grad_padded, cache.in_size, cache.pads, cache.padding_mode)
+    grad_weight = xp.zeros(grouped_weight.shape, dtype=weight.dtype)
+    grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
+    fold = kernels(grad_out).col2im
+    for images, columns in _column_chunks(source, cache.windows, groups):
+        grad_weight += (grad_rows[images] @ columns.transpose(0, 1, 3, 2)).sum(axis=0)
+        # The columns are used up: their workspace receives the columns' gradient.
+        xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows[images], out=columns)
+        chunk_source = grad_source[images]
+        fold(columns.reshape(len(columns), -1, columns.shape[3]), chunk_source.shape,
+             *cache.windows, out=chunk_source)
+    grad_x = grad_source
+    if cache.padding_mode != "zeros":
+        grad_x = pad2d_backward(grad_source, cache.in_shape[2:], cache.pads, cache.padding_mode)
     grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    return grad_x, grad_weight, grad_bias
+    return grad_x, grad_weight.reshape(weight.shape), grad_bias

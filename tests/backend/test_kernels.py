@@ -34,17 +34,20 @@ def layouts():
 
 @st.composite
 def unfold_cases(draw):
-    """(N, C, H, W), kernel, stride, dilation and the output size of a padding-free window."""
+    """(N, C, H, W), kernel, stride, zero padding, dilation and the output size, which may leave
+    input rows and columns unread at the end; some windows lie wholly in the padding."""
     kernel, stride, dilation = draw(pair_of(1, 4)), draw(pair_of(1, 3)), draw(pair_of(1, 3))
+    padding = draw(pair_of(0, 4))
     size = tuple(
-        d * (k - 1) + 1 + draw(st.integers(0, 5)) for k, d in zip(kernel, dilation, strict=True)
+        max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 5))
+        for k, d, p in zip(kernel, dilation, padding, strict=True)
     )
     out_size = tuple(
-        (n - d * (k - 1) - 1) // s + 1
-        for n, k, s, d in zip(size, kernel, stride, dilation, strict=True)
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, s, p, d in zip(size, kernel, stride, padding, dilation, strict=True)
     )
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *size)
-    return shape, kernel, stride, dilation, out_size
+    return shape, kernel, stride, padding, dilation, out_size
 
 
 # --- im2col / col2im -------------------------------------------------------------------------
@@ -53,38 +56,45 @@ def unfold_cases(draw):
 @given(case=unfold_cases(), layout=layouts(), seed=st.integers(0, 2**16))
 @DTYPES
 def test_im2col_twins_match_torch_unfold(case, layout, seed, dtype):
-    shape, kernel, stride, dilation, out_size = case
+    shape, kernel, stride, padding, dilation, out_size = case
     x = make_array(np.random.default_rng(seed).standard_normal(shape).astype(dtype), layout)
     x_before = x.copy()
-    unfolded = torch.nn.functional.unfold(
-        torch.from_numpy(np.ascontiguousarray(x)), kernel, dilation=dilation, stride=stride
-    ).numpy()  # (N, C*kh*kw, L)
-    expected = unfolded.transpose(1, 0, 2).reshape(unfolded.shape[1], -1)  # (C*kh*kw, N*L)
+    expected = torch.nn.functional.unfold(
+        torch.from_numpy(np.ascontiguousarray(x)), kernel, dilation, padding, stride
+    ).numpy()  # (N, C*kh*kw, Ho*Wo)
     for kernels in (cpu, plain):
-        cols = kernels.im2col(x, kernel, stride, dilation, out_size)
+        cols = kernels.im2col(x, kernel, stride, padding, dilation, out_size)
         assert cols.dtype == dtype, kernels.__name__
         np.testing.assert_array_equal(cols, expected, err_msg=kernels.__name__)
+        workspace = np.full((*expected.shape[:2], expected.shape[2]), np.nan, dtype)
+        filled = kernels.im2col(x, kernel, stride, padding, dilation, out_size, out=workspace)
+        assert filled is workspace, kernels.__name__
+        np.testing.assert_array_equal(workspace, expected, err_msg=kernels.__name__)
     np.testing.assert_array_equal(x, x_before)
 
 
 @given(case=unfold_cases(), layout=layouts(), seed=st.integers(0, 2**16))
 @DTYPES
 def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
-    shape, kernel, stride, dilation, out_size = case
+    shape, kernel, stride, padding, dilation, out_size = case
     n, c = shape[:2]
     rows, per_image = c * kernel[0] * kernel[1], out_size[0] * out_size[1]
-    values = np.random.default_rng(seed).standard_normal((rows, n * per_image)).astype(dtype)
-    cols = make_array(values, layout)
+    values = np.random.default_rng(seed).standard_normal((n, rows, per_image)).astype(dtype)
     folded = torch.nn.functional.fold(
-        torch.from_numpy(values.reshape(rows, n, per_image).transpose(1, 0, 2).copy()),
-        shape[2:], kernel, dilation=dilation, stride=stride,
+        torch.from_numpy(values), shape[2:], kernel, dilation, padding, stride
     ).numpy()
     results = {}
     for kernels in (cpu, plain):
-        results[kernels] = kernels.col2im(cols, shape, kernel, stride, dilation, out_size)
+        cols = make_array(values, layout)  # the Numba twin may use its input as scratch
+        results[kernels] = kernels.col2im(cols, shape, kernel, stride, padding, dilation,
+                                          out_size)
         assert_close(results[kernels], folded, dtype, f"{kernels.__name__}.col2im")
+        out = np.full(shape, np.nan, dtype)
+        filled = kernels.col2im(make_array(values, layout), shape, kernel, stride, padding,
+                                dilation, out_size, out=out)
+        assert filled is out, kernels.__name__
+        assert_close(out, folded, dtype, f"{kernels.__name__}.col2im(out=)")
     assert_close(results[cpu], results[plain], dtype, "col2im: cpu against plain")
-    np.testing.assert_array_equal(cols, values)
 
 
 # --- max pooling -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from torch_reference import DTYPES, compare_with_torch, torch_dtype
 import minicnn as mc
 from minicnn import nn
 from minicnn.backend import plain_kernels
+from minicnn.functional import conv as conv_functional
 
 
 @st.composite
@@ -55,16 +57,23 @@ def conv_cases(draw):
 
 
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
-@pytest.mark.parametrize("kernels", ["numba", "plain"])
+@pytest.mark.parametrize("kernels", ["numba", "numba, one image per chunk", "plain"])
 @DTYPES
 def test_conv2d_matches_torch(case, seed, dtype, kernels):
-    """With the Numba kernels, and with the plain array kernels that CuPy arrays run."""
+    """With the Numba kernels, with the batch unfolded one image at a time (as large batches
+    are), and with the plain array kernels that CuPy arrays run."""
     in_channels, out_channels, kernel, options, shape = case
     mc.manual_seed(seed)
     ours = nn.Conv2d(in_channels, out_channels, kernel, dtype=dtype, **options)
     theirs = torch.nn.Conv2d(in_channels, out_channels, kernel, dtype=torch_dtype(dtype), **options)
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    with plain_kernels() if kernels == "plain" else nullcontext():
+    if kernels == "plain":
+        context = plain_kernels()
+    elif kernels == "numba":
+        context = nullcontext()
+    else:
+        context = mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", 1)
+    with context:
         compare_with_torch(ours, theirs, x, seed=seed)
 
 
