@@ -46,7 +46,7 @@ def _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
                     offset = j * dw - pw
                     left, right = _inside(offset, sw, w, wo)
                     bottom = row_stop if left < right else top  # no column inside: no row
-                    row = cols[n, (c * kh + i) * kw + j]
+                    row = cols[(c * kh + i) * kw + j, n]
                     if top > 0 or bottom < ho or left > 0 or right < wo:
                         for t in range(ho * wo):
                             row[t] = 0
@@ -87,7 +87,7 @@ def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
                     offset = j * dw - pw
                     left, right = _inside(offset, sw, w, wo)
                     bottom = row_stop if left < right else top
-                    row = cols[n, (c * kh + i) * kw + j]
+                    row = cols[(c * kh + i) * kw + j, n]
                     if as_run:  # drop the border's entries, which would wrap onto a neighbour
                         for oh in range(top, bottom):
                             for ow in range(left):
@@ -114,17 +114,17 @@ def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
 
 def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair,
            out=None):
-    """Numba twin of ``plain.im2col``: (N, C, H, W) -> (N, C*kh*kw, Ho*Wo)."""
+    """Numba twin of ``plain.im2col``: (N, C, H, W) -> (C*kh*kw, N, Ho*Wo)."""
     n, c = x.shape[:2]
     if out is None:
-        out = np.empty((n, c * kernel[0] * kernel[1], out_size[0] * out_size[1]), x.dtype)
+        out = np.empty((c * kernel[0] * kernel[1], n, out_size[0] * out_size[1]), x.dtype)
     _im2col(np.ascontiguousarray(x), out, *kernel, *stride, *padding, *dilation, *out_size)
     return out
 
 
 def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
            out_size: Pair, out=None):
-    """Numba twin of ``plain.col2im``: (N, C*kh*kw, Ho*Wo) -> (N, C, H, W), summing overlaps.
+    """Numba twin of ``plain.col2im``: (C*kh*kw, N, Ho*Wo) -> (N, C, H, W), summing overlaps.
 
     ``cols`` is scratch space: the entries that fall in the zero border may be set to zero.
     """

@@ -62,18 +62,20 @@ def window_padding(size: Pair, padding: Pair, kernel: Pair, stride: Pair, dilati
 
 def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair,
            out=None):
-    """Unfold (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo), PyTorch's ``unfold`` layout.
+    """Unfold (N, C, H, W) into columns (C*kh*kw, N, Ho*Wo).
 
-    Row ``(c*kh + i)*kw + j`` of image n holds input channel c at kernel offset (i, j); column
-    ``oh*Wo + ow`` is output position (oh, ow). ``padding`` (top, left) shifts the windows up
-    and left over a zero border. Then one GEMM per image, weight (O, C*kh*kw) @ columns,
-    computes the convolution. ``out`` (N, C*kh*kw, Ho*Wo) receives the columns if given.
+    Row ``(c*kh + i)*kw + j`` holds input channel c at kernel offset (i, j); entry [n, oh*Wo +
+    ow] of that row is what the window at output position (oh, ow) of image n reads there.
+    ``padding`` (top, left) shifts the windows up and left over a zero border. Viewed as
+    (C*kh*kw, N*Ho*Wo), one GEMM with the weights (O, C*kh*kw) computes the convolution.
+    ``out`` receives the columns if given.
     """
     n, c = x.shape[:2]
     widths = window_padding(x.shape[2:], padding, kernel, stride, dilation, out_size)
     padded = array_module(x).pad(x, widths)
     windows = sliding_windows(padded, kernel, stride, dilation, out_size)
-    columns = windows.reshape(n, c * kernel[0] * kernel[1], out_size[0] * out_size[1])
+    columns = windows.transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, Ho, Wo)
+    columns = columns.reshape(c * kernel[0] * kernel[1], n, out_size[0] * out_size[1])
     if out is None:
         return columns
     out[...] = columns
@@ -82,7 +84,7 @@ def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_siz
 
 def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
            out_size: Pair, out=None):
-    """The adjoint of ``im2col``: (N, C*kh*kw, Ho*Wo) -> (N, C, H, W) of ``shape``.
+    """The adjoint of ``im2col``: (C*kh*kw, N, Ho*Wo) -> (N, C, H, W) of ``shape``.
 
     Each column entry is added back to the input pixel it was copied from (overlapping windows
     add up); entries copied from the zero border are dropped. ``out`` receives the result if
@@ -91,7 +93,7 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
     n, c, h, w = shape
     widths = window_padding((h, w), padding, kernel, stride, dilation, out_size)
     padded_shape = (n, c, h + sum(widths[2]), w + sum(widths[3]))
-    windows = cols.reshape(n, c, *kernel, *out_size)
+    windows = cols.reshape(c, *kernel, n, *out_size).transpose(3, 0, 1, 2, 4, 5)
     folded = fold_windows(windows, padded_shape, stride, dilation)
     result = folded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
     if out is None:

@@ -1,4 +1,4 @@
-"""2-D convolution as im2col + one GEMM per image and group, and its backward."""
+"""2-D convolution as im2col + one GEMM per chunk of images and group, and its backward."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def conv2d_output_size(
 
 # The im2col columns of a whole batch can be large (128 images of 32x32x32 with a 3x3 kernel:
 # 151 MB), so the batch is unfolded in chunks whose columns fit this budget (at least one
-# image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMM.
+# image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMMs.
 COLUMNS_BUDGET_BYTES = 4 * 2**20
 
 
@@ -53,17 +53,19 @@ class Conv2dCache(NamedTuple):
 
 def _column_chunks(source, windows: tuple, groups: int):
     """Yield (images, columns) for consecutive chunks of the batch: ``images`` a slice of it,
-    ``columns`` their im2col as (chunk, groups, C/g*kh*kw, Ho*Wo) in one reused workspace."""
+    ``columns`` their im2col as (groups, C/g*kh*kw, chunk*Ho*Wo), in one reused workspace."""
     kernel_size, _, _, _, out_size = windows
     n, channels = source.shape[:2]
     rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
     chunk = max(1, min(n, COLUMNS_BUDGET_BYTES // (rows * per_image * source.itemsize)))
-    workspace = array_module(source).empty((chunk, rows, per_image), dtype=source.dtype)
+    workspace = array_module(source).empty(rows * chunk * per_image, dtype=source.dtype)
     unfold = kernels(source).im2col
     for start in range(0, n, chunk):
         images = slice(start, min(n, start + chunk))
-        columns = unfold(source[images], *windows, out=workspace[: images.stop - start])
-        yield images, columns.reshape(len(columns), groups, rows // groups, per_image)
+        size = images.stop - start
+        columns = workspace[: rows * size * per_image].reshape(rows, size, per_image)
+        unfold(source[images], *windows, out=columns)
+        yield images, columns.reshape(groups, rows // groups, size * per_image)
 
 
 def conv2d_forward(
@@ -79,9 +81,9 @@ def conv2d_forward(
     """out[n, o] = sum over c in o's group of weight[o, c] (*) x_padded[n, c] + bias[o].
 
     x: (N, C, H, W); weight: (O, C/groups, kh, kw); bias: (O,) or None. Returns (out, cache)
-    with out (N, O, Ho, Wo). Each image is unfolded into columns (C*kh*kw, Ho*Wo), and each
-    group's output is one GEMM: (O/g, C/g*kh*kw) @ (C/g*kh*kw, Ho*Wo), written straight into
-    out[n]. The batch goes through in chunks (``COLUMNS_BUDGET_BYTES`` of columns at a time).
+    with out (N, O, Ho, Wo). A chunk of B images is unfolded into columns (C*kh*kw, B*Ho*Wo)
+    (``COLUMNS_BUDGET_BYTES`` at a time), and each group's output is one GEMM:
+    (O/g, C/g*kh*kw) @ (C/g*kh*kw, B*Ho*Wo), copied into out[chunk] with the bias added.
     """
     xp = array_module(x)
     if padding_mode == "zeros":  # im2col reads the zero border without building it
@@ -95,25 +97,24 @@ def conv2d_forward(
 
     n, out_channels = x.shape[0], weight.shape[0]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    out = xp.empty((n, groups, out_channels // groups, out_size[0] * out_size[1]), x.dtype)
+    out = xp.empty((n, out_channels, out_size[0] * out_size[1]), dtype=x.dtype)
+    shift = xp.zeros((), x.dtype) if bias is None else bias.reshape(-1, 1, 1)
     for images, columns in _column_chunks(source, windows, groups):
-        xp.matmul(grouped_weight, columns, out=out[images])
-    out = out.reshape(n, out_channels, *out_size)
-    if bias is not None:
-        out += bias.reshape(1, -1, 1, 1)
+        products = (grouped_weight @ columns).reshape(out_channels, -1, out.shape[2])
+        xp.add(products, shift, out=out[images].transpose(1, 0, 2))  # (O, B, L) into (B, O, L)
     cache = Conv2dCache(
         source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None
     )
-    return out, cache
+    return out.reshape(n, out_channels, *out_size), cache
 
 
 def conv2d_backward(grad_out, cache: Conv2dCache):
     """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias.
 
-    Per image and group, with G = grad_out[n] as (O/g, Ho*Wo) and X the image's columns
-    (recomputed chunk by chunk rather than kept from the forward):
-      grad_weight += G @ X^T                     (O/g, C/g*kh*kw), summed over the batch
-      grad_columns = W^T @ G                     (C/g*kh*kw, Ho*Wo)
+    Per chunk and group, with G = grad_out[chunk] as (O/g, B*Ho*Wo) and X the chunk's columns
+    (recomputed rather than kept from the forward, which bounds the memory):
+      grad_weight += G @ X^T                     (O/g, C/g*kh*kw), summed over the chunks
+      grad_columns = W^T @ G                     (C/g*kh*kw, B*Ho*Wo)
     col2im adds each column entry back to the input pixel it was copied from (entries from the
     zero border are dropped), and for the other padding modes the padding's backward returns
     the border's gradient to the input. grad_bias[o] = sum of grad_out[:, o] over N, Ho, Wo.
@@ -122,20 +123,22 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     weight, groups, source = cache.weight, cache.groups, cache.source
     n, out_channels = grad_out.shape[:2]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    grad_rows = xp.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, -1)
+    grad_out = grad_out.reshape(n, out_channels, -1)
 
     grad_weight = xp.zeros(grouped_weight.shape, dtype=weight.dtype)
     grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
     fold = kernels(grad_out).col2im
     for images, columns in _column_chunks(source, cache.windows, groups):
-        grad_weight += (grad_rows[images] @ columns.transpose(0, 1, 3, 2)).sum(axis=0)
+        grad_rows = xp.ascontiguousarray(grad_out[images].transpose(1, 0, 2))  # (O, B, L)
+        grad_rows = grad_rows.reshape(groups, out_channels // groups, -1)
+        grad_weight += grad_rows @ columns.transpose(0, 2, 1)
         # The columns are used up: their workspace receives the columns' gradient.
-        xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows[images], out=columns)
-        chunk_source = grad_source[images]
-        fold(columns.reshape(len(columns), -1, columns.shape[3]), chunk_source.shape,
-             *cache.windows, out=chunk_source)
+        xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows, out=columns)
+        chunk_grad = grad_source[images]
+        fold(columns.reshape(-1, len(chunk_grad), grad_out.shape[2]), chunk_grad.shape,
+             *cache.windows, out=chunk_grad)
     grad_x = grad_source
     if cache.padding_mode != "zeros":
         grad_x = pad2d_backward(grad_source, cache.in_shape[2:], cache.pads, cache.padding_mode)
-    grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    grad_bias = grad_out.sum(axis=(0, 2)) if cache.has_bias else None
     return grad_x, grad_weight.reshape(weight.shape), grad_bias

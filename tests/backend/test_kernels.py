@@ -61,12 +61,12 @@ def test_im2col_twins_match_torch_unfold(case, layout, seed, dtype):
     x_before = x.copy()
     expected = torch.nn.functional.unfold(
         torch.from_numpy(np.ascontiguousarray(x)), kernel, dilation, padding, stride
-    ).numpy()  # (N, C*kh*kw, Ho*Wo)
+    ).numpy().transpose(1, 0, 2)  # (N, C*kh*kw, Ho*Wo) -> (C*kh*kw, N, Ho*Wo)
     for kernels in (cpu, plain):
         cols = kernels.im2col(x, kernel, stride, padding, dilation, out_size)
         assert cols.dtype == dtype, kernels.__name__
         np.testing.assert_array_equal(cols, expected, err_msg=kernels.__name__)
-        workspace = np.full((*expected.shape[:2], expected.shape[2]), np.nan, dtype)
+        workspace = np.full(expected.shape, np.nan, dtype)
         filled = kernels.im2col(x, kernel, stride, padding, dilation, out_size, out=workspace)
         assert filled is workspace, kernels.__name__
         np.testing.assert_array_equal(workspace, expected, err_msg=kernels.__name__)
@@ -79,9 +79,10 @@ def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
     shape, kernel, stride, padding, dilation, out_size = case
     n, c = shape[:2]
     rows, per_image = c * kernel[0] * kernel[1], out_size[0] * out_size[1]
-    values = np.random.default_rng(seed).standard_normal((n, rows, per_image)).astype(dtype)
+    values = np.random.default_rng(seed).standard_normal((rows, n, per_image)).astype(dtype)
     folded = torch.nn.functional.fold(
-        torch.from_numpy(values), shape[2:], kernel, dilation, padding, stride
+        torch.from_numpy(values.transpose(1, 0, 2).copy()), shape[2:], kernel, dilation,
+        padding, stride,
     ).numpy()
     results = {}
     for kernels in (cpu, plain):
