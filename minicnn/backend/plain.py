@@ -160,6 +160,13 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
     return grad_in.reshape(n, c, h, w)
 
 
+def relu_backward(grad_out, out):
+    """grad_x = grad_out where y > 0, else 0 (PyTorch's rule: zero exactly where y <= 0, so a
+    NaN output passes its gradient)."""
+    xp = array_module(grad_out)
+    return xp.where(out <= 0, xp.zeros((), dtype=grad_out.dtype), grad_out)
+
+
 def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
     """Sum each rectangular window of (N, C, H, W) and divide: the average pools' one loop.
 

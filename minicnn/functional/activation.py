@@ -5,7 +5,7 @@ Every forward returns (out, cache); every backward takes (grad_out, cache) and r
 
 from __future__ import annotations
 
-from minicnn.backend import array_module
+from minicnn.backend import array_module, kernels
 
 
 def relu_forward(x, inplace: bool = False):
@@ -16,9 +16,9 @@ def relu_forward(x, inplace: bool = False):
 
 
 def relu_backward(grad_out, out):
-    """grad_x = grad_out where y > 0, else 0 (PyTorch's rule: zero exactly where y <= 0)."""
-    xp = array_module(grad_out)
-    return xp.where(out <= 0, xp.zeros((), dtype=grad_out.dtype), grad_out)
+    """dy/dx = 1 where y > 0, else 0: grad_x = grad_out where y > 0, else 0 (PyTorch's rule:
+    zero exactly where y <= 0)."""
+    return kernels(grad_out).relu_backward(grad_out, out)
 
 
 def sigmoid_forward(x):

@@ -267,3 +267,30 @@ def test_window_mean_backward_twins(case, layout, seed, dtype):
         assert_close(results[kernels], expected, dtype, f"{kernels.__name__}.window_mean_backward")
     assert_close(results[cpu], results[plain], dtype, "window_mean_backward: cpu against plain")
     np.testing.assert_array_equal(grad_out, values)
+
+
+# --- ReLU backward ---------------------------------------------------------------------------
+
+
+@given(
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=4).map(tuple),
+    layout=layouts(),
+    seed=st.integers(0, 2**16),
+)
+@DTYPES
+def test_relu_backward_twins_match_torch(shape, layout, seed, dtype):
+    """Outputs with zeros of both signs, NaN and infinities: the gradient passes where y > 0
+    or y is NaN (torch's threshold_backward), and nowhere else."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -1.0], dtype)
+    x = np.where(rng.random(shape) < 0.3, rng.choice(special, shape), rng.standard_normal(shape))
+    x = x.astype(dtype)
+    grad = rng.standard_normal(shape).astype(dtype)
+    x_torch = torch.from_numpy(x.copy()).requires_grad_(True)
+    torch.relu(x_torch).backward(torch.from_numpy(grad))
+    expected = x_torch.grad.numpy()
+    out = np.maximum(x, 0)
+    for kernels in (cpu, plain):
+        result = kernels.relu_backward(make_array(grad, layout), make_array(out, layout))
+        assert result.dtype == dtype and result.shape == shape, kernels.__name__
+        np.testing.assert_array_equal(result, expected, err_msg=kernels.__name__)
