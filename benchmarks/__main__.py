@@ -1,12 +1,18 @@
 """The benchmark suite: conv layers, pooling and training steps, minicnn next to PyTorch.
 
     python -m benchmarks [--quick] [--threads N] [--rounds R] [--only SUBSTRING] [--json FILE]
+                         [--no-textbook]
 
 Every case runs in minicnn and in PyTorch (CPU, the same thread count for both: NumPy's BLAS
 via threadpoolctl, torch.set_num_threads), interleaved in blocks, and reports median times and
-the ratio minicnn / PyTorch (lower is better for minicnn). A load probe (a fixed sgemm) timed
-before and after the run shows how busy the machine was. The script re-runs itself without
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which some machines set to force slow BLAS kernels.
+the ratio minicnn / PyTorch (lower is better for minicnn). The conv fwd+bwd cases and the
+training steps also run in the textbook engine (benchmarks/textbook.py, a typical plain-NumPy
+im2col engine): "textbook / minicnn" says how many times slower it is than minicnn.
+A load probe (a fixed sgemm) timed before and after the run shows how busy the machine was.
+Under the table: the peak memory of a training step in both libraries (benchmarks/memory.py,
+not with --quick) and minicnn's start-up costs (benchmarks/compile_time.py). The script re-runs
+itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which some machines set to force slow BLAS
+kernels.
 """
 
 from __future__ import annotations
@@ -14,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 from benchmarks._common import clean_blas_environment
@@ -27,7 +31,9 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import minicnn as mc  # noqa: E402
+from benchmarks import compile_time, memory, textbook  # noqa: E402
 from benchmarks._common import interleaved_medians, machine_header  # noqa: E402
+from benchmarks.memory import TRAINING_MODELS  # noqa: E402
 from minicnn import nn, optim  # noqa: E402
 
 # (N, Cin, H, W, Cout, k, stride, pad), as in issue 7
@@ -51,6 +57,13 @@ def twin(ours, theirs):
     return ours, theirs
 
 
+def textbook_twin(ours, build):
+    """build(textbook) with minicnn's initial weights: the textbook engine's twin of `ours`."""
+    model = build(textbook)
+    model.load_state_dict(ours.state_dict())
+    return model
+
+
 def forward_backward_pair(ours, theirs, x: np.ndarray):
     """(minicnn step, torch step): forward, then backward of a ones gradient (input grads too)."""
     x_torch = torch.from_numpy(x).requires_grad_(True)
@@ -70,7 +83,19 @@ def forward_backward_pair(ours, theirs, x: np.ndarray):
     return ours_step, theirs_step
 
 
-def conv_cases(shapes, rng) -> list:
+def textbook_forward_backward(layer: textbook.Layer, x: np.ndarray):
+    """The textbook layer's step: forward, then backward of a ones gradient."""
+    grad = np.ones(layer(x).shape, np.float32)
+
+    def step():
+        layer(x)
+        layer.backward(grad)
+
+    return step
+
+
+def conv_cases(shapes, rng, with_textbook: bool = True) -> list:
+    """(name, minicnn step, torch step, flops, textbook step or None) per conv shape."""
     cases = []
     for shape in shapes:
         n, cin, h, w, cout, k, stride, pad = shape
@@ -85,15 +110,22 @@ def conv_cases(shapes, rng) -> list:
 
         label = "conv " + "x".join(map(str, shape[:4])) + f"->{cout} k{k} s{stride} p{pad}"
         flops = conv_flops(*shape)
-        cases.append((f"{label} fwd", lambda ours=ours, x=x: ours(x), theirs_forward, flops))
-        cases.append((f"{label} fwd+bwd", *forward_backward_pair(ours, theirs, x), 3 * flops))
+        twin_step = None
+        if with_textbook:
+            layer = textbook.Conv2d(cin, cout, k, stride, pad)
+            layer.load_state_dict(ours.state_dict())
+            twin_step = textbook_forward_backward(layer, x)
+        cases.append((f"{label} fwd", lambda ours=ours, x=x: ours(x), theirs_forward, flops, None))
+        cases.append((f"{label} fwd+bwd", *forward_backward_pair(ours, theirs, x), 3 * flops,
+                      twin_step))
     return cases
 
 
 def pooling_cases(rng) -> list:
     x = rng.random((128, 64, 32, 32), dtype=np.float32)
     return [
-        (f"{name} (128,64,32,32) fwd+bwd", *forward_backward_pair(*twin(ours, theirs), x), None)
+        (f"{name} (128,64,32,32) fwd+bwd", *forward_backward_pair(*twin(ours, theirs), x), None,
+         None)
         for name, ours, theirs in (
             ("MaxPool2d(2)", nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),
             ("AdaptiveAvgPool2d(1)", nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1)),
@@ -101,32 +133,10 @@ def pooling_cases(rng) -> list:
     ]
 
 
-def lenet5(lib):
-    return lib.Sequential(
-        lib.Conv2d(1, 6, 5, padding=2), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Conv2d(6, 16, 5), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Flatten(), lib.Linear(16 * 5 * 5, 120), lib.ReLU(),
-        lib.Linear(120, 84), lib.ReLU(), lib.Linear(84, 10),
-    )
-
-
-def cifar_cnn(lib):
-    return lib.Sequential(
-        lib.Conv2d(3, 32, 3, padding=1), lib.ReLU(), lib.Conv2d(32, 32, 3, padding=1), lib.ReLU(),
-        lib.MaxPool2d(2),
-        lib.Conv2d(32, 64, 3, padding=1), lib.ReLU(), lib.Conv2d(64, 64, 3, padding=1), lib.ReLU(),
-        lib.MaxPool2d(2),
-        lib.Flatten(), lib.Linear(64 * 8 * 8, 256), lib.ReLU(), lib.Dropout(0.5),
-        lib.Linear(256, 10),
-    )
-
-
-def training_step_cases(rng, quick: bool) -> list:
-    """A full step: forward, cross-entropy, backward, SGD with momentum."""
-    models = [("LeNet-5 b64", lenet5, (64, 1, 28, 28)), ("LeNet-5 b256", lenet5, (256, 1, 28, 28)),
-              ("CIFAR CNN b128", cifar_cnn, (128, 3, 32, 32))]
+def training_step_cases(rng, quick: bool, with_textbook: bool = True) -> list:
+    """A full step: forward, cross-entropy, backward, SGD with momentum (models: memory.py)."""
     cases = []
-    for name, build, shape in models[:1] if quick else models:
+    for name, build, shape in TRAINING_MODELS[:1] if quick else TRAINING_MODELS:
         mc.manual_seed(0)
         ours, theirs = twin(build(nn), build(torch.nn))
         x = rng.random(shape, dtype=np.float32)
@@ -147,7 +157,17 @@ def training_step_cases(rng, quick: bool) -> list:
             loss(theirs(x), y).backward()
             sgd.step()
 
-        cases.append((f"train step {name}", ours_step, theirs_step, None))
+        twin_step = None
+        if with_textbook:
+            model, tb_loss = textbook_twin(ours, build), textbook.CrossEntropyLoss()
+            tb_sgd = textbook.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+            def twin_step(model=model, x=x, y=y, loss=tb_loss, sgd=tb_sgd):
+                loss(model(x), y)
+                model.backward(loss.backward())
+                sgd.step()
+
+        cases.append((f"train step {name}", ours_step, theirs_step, None, twin_step))
     return cases
 
 
@@ -160,12 +180,22 @@ def load_probe() -> float:
     return (time.perf_counter() - start) / 5
 
 
-def import_time() -> float:
-    """Median seconds of `import minicnn` in a fresh interpreter (5 runs)."""
-    code = "import time; t = time.perf_counter(); import minicnn; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(5)]
-    return sorted(runs)[2]
+def print_table(rows: list[dict], with_textbook: bool) -> None:
+    """The cases as a Markdown table; the textbook columns are blank where it has no twin."""
+    width = max(len(row["case"]) for row in rows)
+    extra = " textbook ms | textbook / minicnn |" if with_textbook else ""
+    extra_rule = "-------------|--------------------|" if with_textbook else ""
+    print(f"| {'case':<{width}} | minicnn ms | PyTorch ms | ratio | minicnn GFLOP/s |{extra}")
+    print(f"|{'-' * (width + 2)}|------------|------------|-------|-----------------|{extra_rule}")
+    for row in rows:
+        gflops = "" if row["gflops"] is None else f"{row['gflops']:.0f}"
+        line = (f"| {row['case']:<{width}} | {row['minicnn_ms']:>10.2f} | {row['torch_ms']:>10.2f} "
+                f"| {row['ratio']:>5.2f} | {gflops:>15} |")
+        if with_textbook:
+            blank = row["textbook_ms"] is None
+            line += (f" {'' if blank else format(row['textbook_ms'], '.2f'):>11} "
+                     f"| {'' if blank else format(row['textbook_ratio'], '.1f'):>18} |")
+        print(line)
 
 
 def main() -> None:
@@ -176,44 +206,56 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="three convs and one step")
     parser.add_argument("--only", help="run the cases whose name contains this")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--no-textbook", action="store_true",
+                        help="leave out the textbook NumPy engine's columns")
     args = parser.parse_args()
+    with_textbook = not args.no_textbook
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     rng = np.random.default_rng(0)
 
-    cases = conv_cases(QUICK_CONV_SHAPES if args.quick else CONV_SHAPES, rng)
+    cases = conv_cases(QUICK_CONV_SHAPES if args.quick else CONV_SHAPES, rng, with_textbook)
     cases += [] if args.quick else pooling_cases(rng)
-    cases += training_step_cases(rng, args.quick)
+    cases += training_step_cases(rng, args.quick, with_textbook)
     if args.only:
         cases = [case for case in cases if args.only in case[0]]
 
     probe_before = load_probe()
     rows = []
-    for name, ours, theirs, flops in cases:
-        ours(), theirs()  # compile and warm up outside the timing
+    for name, ours, theirs, flops, twin_step in cases:
+        runs = {"minicnn": ours, "torch": theirs}
+        if twin_step is not None:
+            runs["textbook"] = twin_step
+        for run in runs.values():
+            run()  # compile and warm up outside the timing
         start = time.perf_counter()
         ours()
         block = max(1, min(10, int(0.3 / max(time.perf_counter() - start, 1e-6))))
-        times = interleaved_medians({"minicnn": ours, "torch": theirs}, args.rounds, block)
+        times = interleaved_medians(runs, args.rounds, block)
+        textbook_s = times.get("textbook")
         rows.append({"case": name, "minicnn_ms": 1e3 * times["minicnn"],
                      "torch_ms": 1e3 * times["torch"], "ratio": times["minicnn"] / times["torch"],
-                     "gflops": None if flops is None else flops / times["minicnn"] / 1e9})
+                     "gflops": None if flops is None else flops / times["minicnn"] / 1e9,
+                     "textbook_ms": None if textbook_s is None else 1e3 * textbook_s,
+                     "textbook_ratio": None if textbook_s is None
+                     else textbook_s / times["minicnn"]})
     probe_after = load_probe()
+    memory_rows = [] if args.quick else memory.memory_rows(args.threads)
+    startup = compile_time.startup_times()
 
     print(machine_header(args.threads))
     print(f"load probe (1024^3 sgemm): {1e3 * probe_before:.1f} ms before, "
-          f"{1e3 * probe_after:.1f} ms after; import minicnn: {import_time():.3f} s")
-    print(f"float32, medians of {args.rounds} interleaved rounds; ratio = minicnn / PyTorch\n")
-    width = max(len(row["case"]) for row in rows)
-    print(f"| {'case':<{width}} | minicnn ms | PyTorch ms | ratio | minicnn GFLOP/s |")
-    print(f"|{'-' * (width + 2)}|------------|------------|-------|-----------------|")
-    for row in rows:
-        gflops = "" if row["gflops"] is None else f"{row['gflops']:.0f}"
-        print(f"| {row['case']:<{width}} | {row['minicnn_ms']:>10.2f} | {row['torch_ms']:>10.2f} "
-              f"| {row['ratio']:>5.2f} | {gflops:>15} |")
+          f"{1e3 * probe_after:.1f} ms after; import minicnn: {startup['import_s']:.3f} s")
+    print(f"float32, medians of {args.rounds} interleaved rounds; ratio = minicnn / PyTorch"
+          + ("; textbook / minicnn: target >= 5 on training steps\n" if with_textbook else "\n"))
+    print_table(rows, with_textbook)
+    if memory_rows:
+        print("\n" + memory.format_table(memory_rows))
+    print("\n" + compile_time.format_table(startup))
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"rows": rows, "load_probe_s": [probe_before, probe_after]}, file, indent=1)
+            json.dump({"rows": rows, "load_probe_s": [probe_before, probe_after],
+                       "memory": memory_rows, "startup": startup}, file, indent=1)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def clean_blas_environment() -> None:
     """Re-execute the running script without the variables that force slow BLAS kernels."""
     if any(name in os.environ for name in _FORCED_BLAS):
         env = {k: v for k, v in os.environ.items() if k not in _FORCED_BLAS}
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+        os.execve(sys.executable, sys.orig_argv, env)  # the original command, `-m` included
 
 
 def machine_header(threads: int) -> str:
