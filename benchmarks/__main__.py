@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 import minicnn as mc  # noqa: E402
 from benchmarks import compile_time, memory, textbook  # noqa: E402
 from benchmarks._common import interleaved_medians, machine_header  # noqa: E402
-from benchmarks.memory import TRAINING_MODELS  # noqa: E402
+from benchmarks.models import TRAINING_MODELS  # noqa: E402
 from minicnn import nn, optim  # noqa: E402
 
 # (N, Cin, H, W, Cout, k, stride, pad), as in issue 7

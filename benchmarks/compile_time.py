@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 
-from benchmarks.memory import lenet5, run_child
+from benchmarks.memory import run_child
+from benchmarks.models import lenet5
 
 FIRST_CALLS = {
     "conv": "first Conv2d(3, 8, 3, padding=1) fwd+bwd, input (2, 3, 16, 16)",

@@ -39,36 +39,10 @@ import sys
 from pathlib import Path
 
 from benchmarks._common import _FORCED_BLAS
+from benchmarks.models import BUILDERS, TRAINING_MODELS
 
 MIB = 2.0**20
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def lenet5(lib):
-    return lib.Sequential(
-        lib.Conv2d(1, 6, 5, padding=2), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Conv2d(6, 16, 5), lib.ReLU(), lib.MaxPool2d(2),
-        lib.Flatten(), lib.Linear(16 * 5 * 5, 120), lib.ReLU(),
-        lib.Linear(120, 84), lib.ReLU(), lib.Linear(84, 10),
-    )
-
-
-def cifar_cnn(lib):
-    return lib.Sequential(
-        lib.Conv2d(3, 32, 3, padding=1), lib.ReLU(), lib.Conv2d(32, 32, 3, padding=1), lib.ReLU(),
-        lib.MaxPool2d(2),
-        lib.Conv2d(32, 64, 3, padding=1), lib.ReLU(), lib.Conv2d(64, 64, 3, padding=1), lib.ReLU(),
-        lib.MaxPool2d(2),
-        lib.Flatten(), lib.Linear(64 * 8 * 8, 256), lib.ReLU(), lib.Dropout(0.5),
-        lib.Linear(256, 10),
-    )
-
-
-BUILDERS = {"lenet5": lenet5, "cifar_cnn": cifar_cnn}
-# (name, builder, input shape): the training steps of python -m benchmarks
-TRAINING_MODELS = [("LeNet-5 b64", lenet5, (64, 1, 28, 28)),
-                   ("LeNet-5 b256", lenet5, (256, 1, 28, 28)),
-                   ("CIFAR CNN b128", cifar_cnn, (128, 3, 32, 32))]
 
 
 def _rss() -> int:

@@ -7,7 +7,7 @@ import torch
 
 from benchmarks import compile_time, memory
 from benchmarks import textbook as tb
-from benchmarks.memory import cifar_cnn, lenet5
+from benchmarks.models import cifar_cnn, lenet5
 from minicnn import manual_seed, nn
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
