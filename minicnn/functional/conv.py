@@ -126,12 +126,15 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     grad_out = grad_out.reshape(n, out_channels, -1)
 
     grad_weight = xp.zeros(grouped_weight.shape, dtype=weight.dtype)
+    grad_bias = xp.zeros(grouped_weight.shape[:2], dtype=weight.dtype) if cache.has_bias else None
     grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
     fold = kernels(grad_out).col2im
     for images, columns in _column_chunks(source, cache.windows, groups):
         grad_rows = xp.ascontiguousarray(grad_out[images].transpose(1, 0, 2))  # (O, B, L)
         grad_rows = grad_rows.reshape(groups, out_channels // groups, -1)
         grad_weight += grad_rows @ columns.transpose(0, 2, 1)
+        if grad_bias is not None:  # summed here, while the chunk is in the cache
+            grad_bias += grad_rows.sum(axis=2)
         # The columns are used up: their workspace receives the columns' gradient.
         xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows, out=columns)
         chunk_grad = grad_source[images]
@@ -140,5 +143,6 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     grad_x = grad_source
     if cache.padding_mode != "zeros":
         grad_x = pad2d_backward(grad_source, cache.in_shape[2:], cache.pads, cache.padding_mode)
-    grad_bias = grad_out.sum(axis=(0, 2)) if cache.has_bias else None
+    if grad_bias is not None:
+        grad_bias = grad_bias.reshape(out_channels)
     return grad_x, grad_weight.reshape(weight.shape), grad_bias

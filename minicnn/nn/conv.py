@@ -15,6 +15,11 @@ class Conv2d(SpatialModule):
     padding is an int, a pair, 'valid' (none) or 'same' (output size = input size, stride 1;
     an odd total puts the extra row/column at the bottom/right). padding_mode is 'zeros',
     'reflect', 'replicate' or 'circular'.
+
+    Memory: between forward and backward the layer keeps its input (padded, for the modes
+    other than 'zeros'), not the im2col columns; forward and backward each unfold the batch in
+    chunks into a workspace of at most max(4 MiB, one image's columns)
+    (``minicnn.functional.conv.COLUMNS_BUDGET_BYTES``).
     """
 
     def __init__(
