@@ -188,18 +188,52 @@ def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @_compile
+def _max_pool2d_2x2(x, out, indices):
+    """The common case, 2x2 windows at stride 2 wholly inside the input, unrolled: the same
+    rules as ``_window_max`` (first maximum in window order; the last NaN wins)."""
+    n_images, channels, h, w = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    for plane_index in range(n_images * channels):
+        n, c = plane_index // channels, plane_index % channels
+        plane, out_plane, index_plane = x[n, c], out[n, c], indices[n, c]
+        for oh in range(ho):
+            upper, lower = plane[2 * oh], plane[2 * oh + 1]
+            out_row, index_row = out_plane[oh], index_plane[oh]
+            for ow in range(wo):
+                a, b = upper[2 * ow], upper[2 * ow + 1]
+                c_, d = lower[2 * ow], lower[2 * ow + 1]
+                best, offset = a, 0
+                if b > best:
+                    best, offset = b, 1
+                if c_ > best:
+                    best, offset = c_, w
+                if d > best:
+                    best, offset = d, w + 1
+                if a != a or b != b or c_ != c_ or d != d:
+                    for value, position in ((a, 0), (b, 1), (c_, w), (d, w + 1)):
+                        if value != value:
+                            best, offset = value, position
+                out_row[ow] = best
+                index_row[ow] = 2 * oh * w + 2 * ow + offset
+
+
+@_compile
 def _max_pool2d_backward(grad_out, indices, grad_in):
     n_images, channels, ho, wo = grad_out.shape
     h, w = grad_in.shape[2], grad_in.shape[3]
-    for plane in range(n_images * channels):
-        n, c = plane // channels, plane % channels
+    for plane_index in range(n_images * channels):
+        n, c = plane_index // channels, plane_index % channels
+        plane = grad_in[n, c].reshape(h * w)
+        for k in range(h * w):  # zeroed here, one plane at a time, while it is in the cache
+            plane[k] = 0
+        grad_plane, index_plane = grad_out[n, c], indices[n, c]
         for oh in range(ho):
             for ow in range(wo):
-                index = indices[n, c, oh, ow]
+                index = index_plane[oh, ow]
                 # A window that dilation makes skip the whole input points past its plane
                 # (PyTorch's index); its output is -inf, a constant: no gradient to send.
                 if 0 <= index < h * w:
-                    grad_in[n, c, index // w, index % w] += grad_out[n, c, oh, ow]
+                    plane[index] += grad_plane[oh, ow]
 
 
 def max_pool2d_forward(
@@ -209,13 +243,18 @@ def max_pool2d_forward(
     n, c = x.shape[:2]
     out = np.empty((n, c, *out_size), dtype=x.dtype)
     indices = np.empty((n, c, *out_size), dtype=np.int64)
-    _max_pool2d(np.ascontiguousarray(x), out, indices, *kernel, *stride, *padding, *dilation)
+    x = np.ascontiguousarray(x)
+    tiles = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
+    if tiles and 2 * out_size[0] <= x.shape[2] and 2 * out_size[1] <= x.shape[3]:
+        _max_pool2d_2x2(x, out, indices)
+    else:
+        _max_pool2d(x, out, indices, *kernel, *stride, *padding, *dilation)
     return out, indices
 
 
 def max_pool2d_backward(grad_out, indices, in_size: Pair):
     """Numba twin of ``plain.max_pool2d_backward``."""
-    grad_in = np.zeros((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
+    grad_in = np.empty((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
     _max_pool2d_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(indices), grad_in)
     return grad_in
 

@@ -155,6 +155,27 @@ def test_max_pool2d_forward_twins_match_torch(case, layout, data, dtype):
     np.testing.assert_array_equal(x, values)
 
 
+@given(
+    size=pair_of(2, 9), batch=st.integers(1, 3), ceil_mode=st.booleans(), layout=layouts(),
+    data=st.data(),
+)
+@DTYPES
+def test_max_pool2d_2x2_fast_path_matches_torch(size, batch, ceil_mode, layout, data, dtype):
+    """MaxPool2d(2), which the Numba twin runs through an unrolled kernel when every window
+    lies inside the input (odd sizes leave a row or column out; ceil_mode then takes the
+    general kernel): ties, NaN and -inf as PyTorch, including the last NaN of a window."""
+    shape = (batch, 2, *size)
+    values = draw_pool_input(data.draw, shape, dtype)
+    x = make_array(values, layout)
+    out_torch, indices_torch = torch_max_pool(values, (2, 2), (2, 2), (0, 0), (1, 1), ceil_mode)
+    for kernels in (cpu, plain):
+        out, indices = kernels.max_pool2d_forward(
+            x, (2, 2), (2, 2), (0, 0), (1, 1), out_torch.shape[2:]
+        )
+        np.testing.assert_array_equal(out, out_torch, err_msg=kernels.__name__)
+        np.testing.assert_array_equal(indices, indices_torch, err_msg=kernels.__name__)
+
+
 def scatter_reference(grad_out, indices, in_size):
     """grad_in[n, c].flat[indices[n, c, i]] += grad_out[n, c, i] in float64; indices outside
     the plane are dropped."""
