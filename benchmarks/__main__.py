@@ -9,10 +9,10 @@ the ratio minicnn / PyTorch (lower is better for minicnn). The conv fwd+bwd case
 training steps also run in the textbook engine (benchmarks/textbook.py, a typical plain-NumPy
 im2col engine): "textbook / minicnn" says how many times slower it is than minicnn.
 A load probe (a fixed sgemm) timed before and after the run shows how busy the machine was.
-Under the table: the peak memory of a training step in both libraries (benchmarks/memory.py,
-not with --quick) and minicnn's start-up costs (benchmarks/compile_time.py). The script re-runs
-itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which some machines set to force slow BLAS
-kernels.
+Under the table: the peak memory of a training step in both libraries (benchmarks/memory.py;
+not with --quick or --only) and minicnn's start-up costs (benchmarks/compile_time.py; not with
+--only). The script re-runs itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which some
+machines set to force slow BLAS kernels.
 """
 
 from __future__ import annotations
@@ -240,18 +240,22 @@ def main() -> None:
                      "textbook_ratio": None if textbook_s is None
                      else textbook_s / times["minicnn"]})
     probe_after = load_probe()
-    memory_rows = [] if args.quick else memory.memory_rows(args.threads)
-    startup = compile_time.startup_times()
+    # --only times a few cases: it leaves out the memory and start-up tables, as --quick does
+    # the memory one (both run their own processes).
+    memory_rows = [] if args.quick or args.only else memory.memory_rows(args.threads)
+    startup = None if args.only else compile_time.startup_times()
 
     print(machine_header(args.threads))
+    import_s = compile_time.import_time() if startup is None else startup["import_s"]
     print(f"load probe (1024^3 sgemm): {1e3 * probe_before:.1f} ms before, "
-          f"{1e3 * probe_after:.1f} ms after; import minicnn: {startup['import_s']:.3f} s")
+          f"{1e3 * probe_after:.1f} ms after; import minicnn: {import_s:.3f} s")
     print(f"float32, medians of {args.rounds} interleaved rounds; ratio = minicnn / PyTorch"
           + ("; textbook / minicnn: target >= 5 on training steps\n" if with_textbook else "\n"))
     print_table(rows, with_textbook)
     if memory_rows:
         print("\n" + memory.format_table(memory_rows))
-    print("\n" + compile_time.format_table(startup))
+    if startup is not None:
+        print("\n" + compile_time.format_table(startup))
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"rows": rows, "load_probe_s": [probe_before, probe_after],

@@ -1,12 +1,14 @@
 """Numba kernels for the CPU hot loops, with the signatures of their plain twins in ``plain``.
 
-Each public function allocates its output and calls a compiled loop. The loops are compiled
-on first use (``import minicnn`` never imports Numba) and cached on disk (``cache=True``).
+Each public function allocates its output (or fills ``out``) and calls a compiled loop. The
+loops are compiled on first use (``import minicnn`` never imports Numba) and cached on disk
+(``cache=True``).
 
 They are serial and release the GIL. A Numba parallel region next to OpenBLAS's own threads
 made a LeNet-5 step 2.5x slower on a 2-core machine (the two thread pools fight for the
-cores), so the threads go to the GEMMs; the loops write disjoint outputs per image or plane,
-ready to be split across threads.
+cores), and so did splitting im2col over two Python threads right after a GEMM: OpenBLAS's
+idle workers keep spinning on the cores for a while. So the threads go to the GEMMs; the
+loops write disjoint outputs per image or plane, ready to be split across threads.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Each function here is the reference its Numba twin in ``backend.cpu`` is tested against, the
 version that runs on CuPy arrays, and the one to read first. They take any array module.
 
-Shapes: ``x`` is (N, C, H, W); a window of kernel (kh, kw), stride (sh, sw) and dilation
-(dh, dw) at output position (oh, ow) reads rows ``oh*sh + i*dh`` and columns ``ow*sw + j*dw``
-for i < kh, j < kw (padding has already been applied by the caller).
+Shapes: ``x`` is (N, C, H, W); a window of kernel (kh, kw), stride (sh, sw), padding
+(ph, pw) and dilation (dh, dw) at output position (oh, ow) reads rows ``oh*sh - ph + i*dh``
+and columns ``ow*sw - pw + j*dw`` for i < kh, j < kw; positions outside the input read the
+padding value (zero for im2col, -inf for max pooling).
 """
 
 from __future__ import annotations
