@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import urllib.request
 from pathlib import Path
 
 
 def download_file(urls: list[str], path: Path, md5: str, timeout: float = 30.0) -> None:
     """Download the first of ``urls`` that works to ``path``, check its MD5 sum, and move it
     into place (a failed or interrupted download never leaves a partial file at ``path``)."""
+    import urllib.request  # here, not at the top: it costs 40 ms of `import minicnn`
+
     path.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
