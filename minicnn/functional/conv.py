@@ -37,6 +37,7 @@ def conv2d_output_size(
 # The im2col columns of a whole batch can be large (128 images of 32x32x32 with a 3x3 kernel:
 # 151 MB), so the batch is unfolded in chunks whose columns fit this budget (at least one
 # image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMMs.
+# A batch that fits in one chunk keeps its columns for the backward; larger ones recompute.
 COLUMNS_BUDGET_BYTES = 4 * 2**20
 
 
@@ -49,13 +50,18 @@ class Conv2dCache(NamedTuple):
     windows: tuple  # (kernel_size, stride, (top, left) zero padding, dilation, out_size)
     groups: int
     has_bias: bool
+    columns: object  # the whole batch's columns when they fit in one chunk, else None
 
 
-def _column_chunks(source, windows: tuple, groups: int):
+def _column_chunks(source, windows: tuple, groups: int, columns=None):
     """Yield (images, columns) for consecutive chunks of the batch: ``images`` a slice of it,
-    ``columns`` their im2col as (groups, C/g*kh*kw, chunk*Ho*Wo), in one reused workspace."""
-    kernel_size, _, _, _, out_size = windows
+    ``columns`` their im2col as (groups, C/g*kh*kw, chunk*Ho*Wo), in one reused workspace.
+    Given the whole batch's ``columns`` (kept from the forward), yield just those."""
     n, channels = source.shape[:2]
+    if columns is not None:
+        yield slice(0, n), columns
+        return
+    kernel_size, _, _, _, out_size = windows
     rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
     chunk = max(1, min(n, COLUMNS_BUDGET_BYTES // (rows * per_image * source.itemsize)))
     workspace = array_module(source).empty(rows * chunk * per_image, dtype=source.dtype)
@@ -99,11 +105,14 @@ def conv2d_forward(
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
     out = xp.empty((n, out_channels, out_size[0] * out_size[1]), dtype=x.dtype)
     shift = xp.zeros((), x.dtype) if bias is None else bias.reshape(-1, 1, 1)
+    kept = None
     for images, columns in _column_chunks(source, windows, groups):
         products = (grouped_weight @ columns).reshape(out_channels, -1, out.shape[2])
         xp.add(products, shift, out=out[images].transpose(1, 0, 2))  # (O, B, L) into (B, O, L)
+        if images == slice(0, n):  # one chunk: keep the columns, backward needs them again
+            kept = columns
     cache = Conv2dCache(
-        source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None
+        source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None, kept
     )
     return out.reshape(n, out_channels, *out_size), cache
 
@@ -112,7 +121,7 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias.
 
     Per chunk and group, with G = grad_out[chunk] as (O/g, B*Ho*Wo) and X the chunk's columns
-    (recomputed rather than kept from the forward, which bounds the memory):
+    (kept from the forward if the batch was one chunk, else recomputed, to bound the memory):
       grad_weight += G @ X^T                     (O/g, C/g*kh*kw), summed over the chunks
       grad_columns = W^T @ G                     (C/g*kh*kw, B*Ho*Wo)
     col2im adds each column entry back to the input pixel it was copied from (entries from the
@@ -129,16 +138,18 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     grad_bias = xp.zeros(grouped_weight.shape[:2], dtype=weight.dtype) if cache.has_bias else None
     grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
     fold = kernels(grad_out).col2im
-    for images, columns in _column_chunks(source, cache.windows, groups):
+    for images, columns in _column_chunks(source, cache.windows, groups, cache.columns):
         grad_rows = xp.ascontiguousarray(grad_out[images].transpose(1, 0, 2))  # (O, B, L)
         grad_rows = grad_rows.reshape(groups, out_channels // groups, -1)
         grad_weight += grad_rows @ columns.transpose(0, 2, 1)
         if grad_bias is not None:  # summed here, while the chunk is in the cache
             grad_bias += grad_rows.sum(axis=2)
-        # The columns are used up: their workspace receives the columns' gradient.
-        xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows, out=columns)
+        # Recomputed columns are used up: their workspace receives the columns' gradient.
+        # Kept ones stay intact, so that a second backward of the same forward still works.
+        grad_columns = xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows,
+                                 out=None if cache.columns is not None else columns)
         chunk_grad = grad_source[images]
-        fold(columns.reshape(-1, len(chunk_grad), grad_out.shape[2]), chunk_grad.shape,
+        fold(grad_columns.reshape(-1, len(chunk_grad), grad_out.shape[2]), chunk_grad.shape,
              *cache.windows, out=chunk_grad)
     grad_x = grad_source
     if cache.padding_mode != "zeros":

@@ -191,3 +191,20 @@ def test_conv2d_gradients_accumulate_until_zero_grad():
     np.testing.assert_allclose(layer.bias.grad, 2 * once[1], rtol=1e-12)
     layer.zero_grad()
     assert layer.weight.grad is None and layer.bias.grad is None
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["columns kept", "columns recomputed"])
+def test_conv2d_backward_twice_after_one_forward_gives_the_same_gradients(budget):
+    """A batch whose columns fit in one chunk keeps them from the forward; a second backward
+    of the same forward must find them intact (and a chunked batch must recompute them)."""
+    layer = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((3, 2, 6, 6))
+    grad = np.random.default_rng(2).standard_normal((3, 3, 6, 6))
+    context = (nullcontext() if budget is None
+               else mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", budget))
+    with context:
+        layer(x)
+        first = layer.backward(grad), layer.weight.grad.copy()
+        second = layer.backward(grad), layer.weight.grad - first[1]
+    np.testing.assert_allclose(second[0], first[0], rtol=1e-12)
+    np.testing.assert_allclose(second[1], first[1], rtol=1e-12)
