@@ -125,16 +125,17 @@ def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_siz
 
 
 def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
-           out_size: Pair, out=None):
+           out_size: Pair, out=None, overwrite_cols: bool = False):
     """Numba twin of ``plain.col2im``: (C*kh*kw, N, Ho*Wo) -> (N, C, H, W), summing overlaps.
 
-    ``cols`` is scratch space: the entries that fall in the zero border may be set to zero.
+    The kernel zeroes the entries of ``cols`` that fall in the zero border before it adds whole
+    runs; it works on a copy unless ``overwrite_cols`` says ``cols`` is scratch space.
     """
     if out is None:
         out = np.zeros(shape, dtype=cols.dtype)
     else:
         out[...] = 0
-    cols = np.ascontiguousarray(cols)
+    cols = np.ascontiguousarray(cols) if overwrite_cols else np.array(cols, order="C")
     _col2im(cols, out, *kernel, *stride, *padding, *dilation, *out_size)
     return out
 
@@ -181,7 +182,9 @@ def _max_pool2d(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
                 w_end = min(w_start + (kw - 1) * dw + 1, w)
                 while w_start < 0:
                     w_start += dw
-                if dh == 1 and dw == 1:  # unit steps: loops the compiler unrolls
+                # Unit steps as constants: once _window_max is inlined, its loops get fixed
+                # steps the compiler can unroll and vectorize.
+                if dh == 1 and dw == 1:
                     best, best_index = _window_max(plane, h_start, h_end, 1, w_start, w_end, 1)
                 else:
                     best, best_index = _window_max(plane, h_start, h_end, dh, w_start, w_end, dw)
@@ -202,17 +205,19 @@ def _max_pool2d_2x2(x, out, indices):
             upper, lower = plane[2 * oh], plane[2 * oh + 1]
             out_row, index_row = out_plane[oh], index_plane[oh]
             for ow in range(wo):
-                a, b = upper[2 * ow], upper[2 * ow + 1]
-                c_, d = lower[2 * ow], lower[2 * ow + 1]
-                best, offset = a, 0
-                if b > best:
-                    best, offset = b, 1
-                if c_ > best:
-                    best, offset = c_, w
-                if d > best:
-                    best, offset = d, w + 1
-                if a != a or b != b or c_ != c_ or d != d:
-                    for value, position in ((a, 0), (b, 1), (c_, w), (d, w + 1)):
+                top_left, top_right = upper[2 * ow], upper[2 * ow + 1]
+                bottom_left, bottom_right = lower[2 * ow], lower[2 * ow + 1]
+                best, offset = top_left, 0
+                if top_right > best:
+                    best, offset = top_right, 1
+                if bottom_left > best:
+                    best, offset = bottom_left, w
+                if bottom_right > best:
+                    best, offset = bottom_right, w + 1
+                window = ((top_left, 0), (top_right, 1), (bottom_left, w), (bottom_right, w + 1))
+                if (top_left != top_left or top_right != top_right
+                        or bottom_left != bottom_left or bottom_right != bottom_right):
+                    for value, position in window:
                         if value != value:
                             best, offset = value, position
                 out_row[ow] = best
@@ -246,7 +251,8 @@ def max_pool2d_forward(
     out = np.empty((n, c, *out_size), dtype=x.dtype)
     indices = np.empty((n, c, *out_size), dtype=np.int64)
     x = np.ascontiguousarray(x)
-    tiles = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
+    tiles = tuple(kernel) == tuple(stride) == (2, 2)
+    tiles = tiles and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
     if tiles and 2 * out_size[0] <= x.shape[2] and 2 * out_size[1] <= x.shape[3]:
         _max_pool2d_2x2(x, out, indices)
     else:
@@ -270,6 +276,7 @@ def _relu_backward(grad_out, out, grad_x):
 def relu_backward(grad_out, out):
     """Numba twin of ``plain.relu_backward``: one pass, no boolean mask."""
     grad_x = np.empty(grad_out.shape, dtype=grad_out.dtype)
+    out = np.broadcast_to(out, grad_out.shape)  # as the plain twin's where() does
     flat_grad, flat_out = (np.ascontiguousarray(a).reshape(-1) for a in (grad_out, out))
     _relu_backward(flat_grad, flat_out, grad_x.reshape(-1))
     return grad_x

@@ -84,12 +84,13 @@ def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_siz
 
 
 def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
-           out_size: Pair, out=None):
+           out_size: Pair, out=None, overwrite_cols: bool = False):
     """The adjoint of ``im2col``: (C*kh*kw, N, Ho*Wo) -> (N, C, H, W) of ``shape``.
 
     Each column entry is added back to the input pixel it was copied from (overlapping windows
     add up); entries copied from the zero border are dropped. ``out`` receives the result if
-    given. (The Numba twin may use ``cols`` as scratch space.)
+    given. ``overwrite_cols`` lets the Numba twin use ``cols`` as scratch space; this one never
+    changes it.
     """
     n, c, h, w = shape
     widths = window_padding((h, w), padding, kernel, stride, dilation, out_size)

@@ -37,7 +37,7 @@ def conv2d_output_size(
 # The im2col columns of a whole batch can be large (128 images of 32x32x32 with a 3x3 kernel:
 # 151 MB), so the batch is unfolded in chunks whose columns fit this budget (at least one
 # image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMMs.
-# A batch that fits in one chunk keeps its columns for the backward; larger ones recompute.
+# A batch whose columns fit in the budget keeps them for the backward; larger ones recompute.
 COLUMNS_BUDGET_BYTES = 4 * 2**20
 
 
@@ -62,6 +62,8 @@ def _column_chunks(source, windows: tuple, groups: int, columns=None):
         yield slice(0, n), columns
         return
     kernel_size, _, _, _, out_size = windows
+    if min(out_size) < 1:
+        raise ValueError(f"conv2d: the kernel does not fit the padded input (output {out_size})")
     rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
     chunk = max(1, min(n, COLUMNS_BUDGET_BYTES // (rows * per_image * source.itemsize)))
     workspace = array_module(source).empty(rows * chunk * per_image, dtype=source.dtype)
@@ -109,8 +111,8 @@ def conv2d_forward(
     for images, columns in _column_chunks(source, windows, groups):
         products = (grouped_weight @ columns).reshape(out_channels, -1, out.shape[2])
         xp.add(products, shift, out=out[images].transpose(1, 0, 2))  # (O, B, L) into (B, O, L)
-        if images == slice(0, n):  # one chunk: keep the columns, backward needs them again
-            kept = columns
+        if images.stop - images.start == n and columns.nbytes <= COLUMNS_BUDGET_BYTES:
+            kept = columns  # the batch is one chunk within budget: backward needs them again
     cache = Conv2dCache(
         source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None, kept
     )
@@ -121,7 +123,7 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias.
 
     Per chunk and group, with G = grad_out[chunk] as (O/g, B*Ho*Wo) and X the chunk's columns
-    (kept from the forward if the batch was one chunk, else recomputed, to bound the memory):
+    (kept from the forward if they fit in the budget, else recomputed, to bound the memory):
       grad_weight += G @ X^T                     (O/g, C/g*kh*kw), summed over the chunks
       grad_columns = W^T @ G                     (C/g*kh*kw, B*Ho*Wo)
     col2im adds each column entry back to the input pixel it was copied from (entries from the
@@ -132,12 +134,14 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
     weight, groups, source = cache.weight, cache.groups, cache.source
     n, out_channels = grad_out.shape[:2]
     grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-    grad_out = grad_out.reshape(n, out_channels, -1)
+    out_size = cache.windows[4]
+    grad_out = grad_out.reshape(n, out_channels, out_size[0] * out_size[1])
 
     grad_weight = xp.zeros(grouped_weight.shape, dtype=weight.dtype)
     grad_bias = xp.zeros(grouped_weight.shape[:2], dtype=weight.dtype) if cache.has_bias else None
     grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
     fold = kernels(grad_out).col2im
+    recomputed = cache.columns is None
     for images, columns in _column_chunks(source, cache.windows, groups, cache.columns):
         grad_rows = xp.ascontiguousarray(grad_out[images].transpose(1, 0, 2))  # (O, B, L)
         grad_rows = grad_rows.reshape(groups, out_channels // groups, -1)
@@ -147,10 +151,10 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
         # Recomputed columns are used up: their workspace receives the columns' gradient.
         # Kept ones stay intact, so that a second backward of the same forward still works.
         grad_columns = xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows,
-                                 out=None if cache.columns is not None else columns)
+                                 out=columns if recomputed else None)
         chunk_grad = grad_source[images]
         fold(grad_columns.reshape(-1, len(chunk_grad), grad_out.shape[2]), chunk_grad.shape,
-             *cache.windows, out=chunk_grad)
+             *cache.windows, out=chunk_grad, overwrite_cols=True)
     grad_x = grad_source
     if cache.padding_mode != "zeros":
         grad_x = pad2d_backward(grad_source, cache.in_shape[2:], cache.pads, cache.padding_mode)

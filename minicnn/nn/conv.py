@@ -16,10 +16,12 @@ class Conv2d(SpatialModule):
     an odd total puts the extra row/column at the bottom/right). padding_mode is 'zeros',
     'reflect', 'replicate' or 'circular'.
 
-    Memory: between forward and backward the layer keeps its input (padded, for the modes
-    other than 'zeros'), not the im2col columns; forward and backward each unfold the batch in
-    chunks into a workspace of at most max(4 MiB, one image's columns)
-    (``minicnn.functional.conv.COLUMNS_BUDGET_BYTES``).
+    Memory: forward and backward unfold the batch (im2col) in chunks into a workspace of at
+    most max(4 MiB, one image's columns) (``minicnn.functional.conv.COLUMNS_BUDGET_BYTES``).
+    Between forward and backward the layer keeps a reference to its input (a padded copy for
+    the modes other than 'zeros'), and the columns too when they fit in those 4 MiB; larger
+    batches recompute them from the input in backward. As for Linear, changing the input array
+    in place between forward and backward changes the gradients (PyTorch raises instead).
     """
 
     def __init__(

@@ -85,16 +85,22 @@ def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
         padding, stride,
     ).numpy()
     results = {}
+    read_only = values.copy()
+    read_only.setflags(write=False)
     for kernels in (cpu, plain):
-        cols = make_array(values, layout)  # the Numba twin may use its input as scratch
+        cols = make_array(values, layout)
         results[kernels] = kernels.col2im(cols, shape, kernel, stride, padding, dilation,
                                           out_size)
         assert_close(results[kernels], folded, dtype, f"{kernels.__name__}.col2im")
+        np.testing.assert_array_equal(cols, values)  # left alone unless overwrite_cols
+        from_read_only = kernels.col2im(read_only, shape, kernel, stride, padding, dilation,
+                                        out_size)
+        assert_close(from_read_only, folded, dtype, f"{kernels.__name__}.col2im(read-only)")
         out = np.full(shape, np.nan, dtype)
         filled = kernels.col2im(make_array(values, layout), shape, kernel, stride, padding,
-                                dilation, out_size, out=out)
+                                dilation, out_size, out=out, overwrite_cols=True)
         assert filled is out, kernels.__name__
-        assert_close(out, folded, dtype, f"{kernels.__name__}.col2im(out=)")
+        assert_close(out, folded, dtype, f"{kernels.__name__}.col2im(out=, overwrite_cols)")
     assert_close(results[cpu], results[plain], dtype, "col2im: cpu against plain")
 
 
@@ -315,3 +321,12 @@ def test_relu_backward_twins_match_torch(shape, layout, seed, dtype):
         result = kernels.relu_backward(make_array(grad, layout), make_array(out, layout))
         assert result.dtype == dtype and result.shape == shape, kernels.__name__
         np.testing.assert_array_equal(result, expected, err_msg=kernels.__name__)
+
+
+def test_relu_backward_twins_broadcast_the_output_alike():
+    grad = np.arange(6.0).reshape(2, 3)
+    out = np.array([[1.0, -1.0, 0.5]])
+    expected = np.array([[0.0, 0.0, 2.0], [3.0, 0.0, 5.0]])
+    for kernels in (cpu, plain):
+        np.testing.assert_array_equal(kernels.relu_backward(grad, out), expected,
+                                      err_msg=kernels.__name__)

@@ -208,3 +208,39 @@ def test_conv2d_backward_twice_after_one_forward_gives_the_same_gradients(budget
         second = layer.backward(grad), layer.weight.grad - first[1]
     np.testing.assert_allclose(second[0], first[0], rtol=1e-12)
     np.testing.assert_allclose(second[1], first[1], rtol=1e-12)
+
+
+def test_conv2d_uneven_chunks_and_an_empty_batch_match_torch():
+    """Five images in chunks of two (the last one shorter), and a batch of none."""
+    mc.manual_seed(3)
+    ours = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)
+    theirs = torch.nn.Conv2d(2, 3, 3, padding=1, dtype=torch.float64)
+    x = np.random.default_rng(3).standard_normal((5, 2, 6, 6))
+    two_images = 2 * 2 * 9 * 36 * 8  # bytes of two images' columns
+    with mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", two_images):
+        compare_with_torch(ours, theirs, x, seed=3)
+    empty = np.zeros((0, 2, 6, 6))
+    ours.zero_grad()
+    out = ours(empty)
+    grad_x = ours.backward(np.zeros(out.shape))
+    assert out.shape == (0, 3, 6, 6) and grad_x.shape == empty.shape
+    np.testing.assert_array_equal(ours.weight.grad, np.zeros(ours.weight.shape))
+    np.testing.assert_array_equal(ours.bias.grad, np.zeros(3))
+
+
+def test_conv2d_keeps_the_columns_only_within_the_budget():
+    """One image whose columns exceed the budget is unfolded again in backward rather than
+    kept: the memory between forward and backward stays bounded."""
+    x = np.random.default_rng(4).standard_normal((1, 2, 6, 6))
+    weight = np.random.default_rng(5).standard_normal((3, 2, 3, 3))
+    pads = (1, 1, 1, 1)
+    _, kept = mc.functional.conv2d_forward(x, weight, None, (1, 1), pads)
+    assert kept.columns is not None
+    with mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", 1):
+        _, recomputed = mc.functional.conv2d_forward(x, weight, None, (1, 1), pads)
+    assert recomputed.columns is None
+    grad = np.ones((1, 3, 6, 6))
+    for got, expected in zip(mc.functional.conv2d_backward(grad, recomputed),
+                             mc.functional.conv2d_backward(grad, kept), strict=True):
+        if expected is not None:
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
