@@ -70,9 +70,12 @@ def train(args: argparse.Namespace) -> float:
     from minicnn import callbacks, nn, optim
     from minicnn.data import DataLoader
 
+    if args.device == "cuda" and not mc.cuda.is_available():
+        raise SystemExit("minicnn train: --device cuda needs CuPy (pip install minicnn[gpu]) "
+                         "and an NVIDIA GPU; none was found")
     mc.manual_seed(args.seed)
     train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
-    model = lenet5()
+    model = lenet5().to(args.device)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
     initial_epoch = 0
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -89,8 +92,9 @@ def train(args: argparse.Namespace) -> float:
     if args.verbose:
         print(model.summary((1, 28, 28)))
     trainer = mc.Trainer(model, nn.CrossEntropyLoss(), optimizer, metrics=["accuracy"])
-    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = DataLoader(test_set, 500)
+    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed,
+                              device=args.device)
+    test_loader = DataLoader(test_set, 500, device=args.device)
     # the learning rate follows half a cosine down to 0 over the epochs (lr_scheduler's rule)
     if initial_epoch:
         continue_schedule(optimizer, initial_epoch, args.epochs)
@@ -126,6 +130,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", help="save model, optimizer and epoch here after every "
                                           "epoch; resume from it when it exists")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                     help="train on the CPU (NumPy + Numba) or on an NVIDIA GPU (CuPy)")
     run.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     return main
 

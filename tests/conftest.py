@@ -1,6 +1,6 @@
 """Shared test settings: hypothesis profiles (HYPOTHESIS_PROFILE=thorough for 300 fresh random
-examples per property), and one torch thread. pytest puts this folder on sys.path, so tests
-import torch_reference."""
+examples per property; 'gpu' for 25), and one torch thread. pytest puts this folder on
+sys.path, so tests import torch_reference and gpu_support."""
 
 import os
 
@@ -15,6 +15,11 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+# 'gpu': fewer examples, for the GPU suite's short runs on a lent machine.
+settings.register_profile(
+    "gpu", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 

@@ -54,3 +54,12 @@ def test_resuming_with_more_epochs_moves_the_learning_rate_onto_the_new_schedule
     output = capsys.readouterr().out
     assert "learning rate 0 -> 0.00075: the cosine schedule now spans 3 epochs" in output
     assert re.search(r"Epoch 2/3 .* - lr: 0.00075", output)
+
+
+def test_device_cuda_without_a_gpu_says_what_is_missing():
+    import minicnn as mc
+
+    if mc.cuda.is_available():
+        pytest.skip("a GPU is present: tests/gpu trains on it")
+    with pytest.raises(SystemExit, match=r"--device cuda needs CuPy .* and an NVIDIA GPU"):
+        main(["train", "--device", "cuda", "--epochs", "1"])

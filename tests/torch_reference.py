@@ -7,9 +7,35 @@ the output, the input gradient and every parameter gradient, and that dtypes are
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+from gpu_support import host
+
+# MINICNN_TEST_DEVICE=cuda runs minicnn's side of every comparison on the GPU (CuPy): the
+# module moved with .to('cuda'), the input and the output gradient as CuPy arrays. The results
+# are checked to live on the GPU, then compared with PyTorch's on the host, at the same
+# tolerances. That makes the layer and loss suites the GPU suite too.
+DEVICE = os.environ.get("MINICNN_TEST_DEVICE", "cpu")
+
+
+def on_device(array):
+    """``array`` on the device under test (a NumPy array when that is the CPU)."""
+    if DEVICE == "cpu" or not isinstance(array, np.ndarray):
+        return array
+    import cupy
+
+    return cupy.asarray(array)
+
+
+def from_device(array, what: str):
+    """A result of the device under test, checked to be on it, as a NumPy array."""
+    if DEVICE != "cpu":
+        assert not isinstance(array, np.ndarray), f"{what}: on the CPU, expected the GPU"
+        return host(array)
+    return array
 
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
@@ -64,30 +90,39 @@ def compare_with_torch(ours, theirs, x: np.ndarray, *, seed: int = 0, output_ind
         to_torch_module(ours, theirs)
         theirs.zero_grad()
     ours.zero_grad()
-    x_ours = x.copy()
+    if DEVICE != "cpu":
+        ours.to(DEVICE)
+    x_ours = on_device(x.copy())
     out = ours(x_ours)
     x_torch = torch.from_numpy(x.copy()).requires_grad_(True)
     out_torch = theirs(x_torch)
     if output_index is not None:
         out, out_torch = out[output_index], out_torch[output_index]
+    out = from_device(out, "forward")
     assert_close(out, out_torch.detach().numpy(), dtype, f"{ours!r} forward")
 
     grad_out = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
     grad_before = grad_out.copy()
     out_torch.backward(torch.from_numpy(grad_out.copy()))
-    grad_x = ours.backward(grad_out)
+    grad_out_ours = on_device(grad_out)
+    grad_x = from_device(ours.backward(grad_out_ours), "input gradient")
     floor = float(np.abs(grad_out).max(initial=0.0))
     assert_close(grad_x, x_torch.grad.numpy(), dtype, f"{ours!r} input gradient", floor)
-    np.testing.assert_array_equal(grad_out, grad_before, err_msg="backward modified grad_output")
+    np.testing.assert_array_equal(
+        host(grad_out_ours), grad_before, err_msg="backward modified grad_output"
+    )
     inplace = getattr(ours, "inplace", False)
     if not inplace:
-        np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+        np.testing.assert_array_equal(host(x_ours), x_before, err_msg="the input was modified")
 
     if isinstance(theirs, torch.nn.Module):
         torch_params = dict(theirs.named_parameters())
         for name, param in ours.named_parameters():
             expected = torch_params[name].grad.numpy()
-            assert_close(param.grad, expected, dtype, f"{ours!r} d{name}", floor)
+            grad = from_device(param.grad, f"d{name}")
+            assert_close(grad, expected, dtype, f"{ours!r} d{name}", floor)
+    if DEVICE != "cpu":
+        ours.to("cpu")
     return out, out_torch
 
 
@@ -105,7 +140,8 @@ def compare_loss_with_torch(ours, theirs, x: np.ndarray, target: np.ndarray, *, 
     dtype = x.dtype
     tol = LOSS_TOLERANCE[np.dtype(dtype)]
     x_before, target_before = x.copy(), target.copy()
-    out = ours(x, target)
+    x_ours, target_ours = on_device(x), on_device(target)
+    out = from_device(ours(x_ours, target_ours), "loss")
     x_torch = torch.from_numpy(x.copy()).requires_grad_(True)
     target_torch = torch.from_numpy(target.copy())
     if target.dtype.kind in "iu":
@@ -120,9 +156,11 @@ def compare_loss_with_torch(ours, theirs, x: np.ndarray, target: np.ndarray, *, 
     else:
         grad_out = rng.standard_normal(out.shape).astype(dtype)
         out_torch.backward(torch.from_numpy(grad_out.copy()))
-    grad_x = ours.backward(grad_out)
+    grad_x = from_device(ours.backward(on_device(grad_out)), "input gradient")
     floor = float(np.abs(grad_out).max(initial=0.0)) / max(x.size, 1)
     assert_close(grad_x, x_torch.grad.numpy(), dtype, f"{ours!r} input gradient", floor, tol)
-    np.testing.assert_array_equal(x, x_before, err_msg="the loss modified its input")
-    np.testing.assert_array_equal(target, target_before, err_msg="the loss modified the target")
+    np.testing.assert_array_equal(host(x_ours), x_before, err_msg="the loss modified its input")
+    np.testing.assert_array_equal(
+        host(target_ours), target_before, err_msg="the loss modified the target"
+    )
     return out, grad_x

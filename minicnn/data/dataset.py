@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minicnn.backend.devices import array_module
+
 
 def stack_samples(samples: list) -> tuple:
     """Samples (tuples of fields, or single arrays) as a tuple of arrays stacked on a new
@@ -49,7 +51,12 @@ class TensorDataset(Dataset):
         return tuple(array[index] for array in self.arrays)
 
     def batch(self, indices: np.ndarray) -> tuple:
-        return tuple(np.ascontiguousarray(array[indices]) for array in self.arrays)
+        """Each array's rows at ``indices``, contiguous, on the array's own device."""
+        batches = []
+        for array in self.arrays:
+            xp = array_module(array)
+            batches.append(xp.ascontiguousarray(array[xp.asarray(indices)]))
+        return tuple(batches)
 
     def __len__(self) -> int:
         return len(self.arrays[0])

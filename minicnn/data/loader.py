@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from minicnn import random
+from minicnn.backend.devices import DEVICES, to_device
 from minicnn.data.dataset import Dataset, stack_samples
 from minicnn.nn._checks import positive_int
 
@@ -22,7 +23,8 @@ class DataLoader:
     given, as a function of (seed, epoch) alone, so that epoch k's order is the same whether
     training ran straight through or resumed at k (the Trainer calls ``set_epoch``). ``drop_last``
     drops a last, smaller batch. ``batch_size=1`` gives SGD, ``batch_size=len(dataset)``
-    full-batch gradient descent.
+    full-batch gradient descent. ``device='cuda'`` hands each batch over on the GPU (as CuPy
+    arrays); the dataset itself stays where it is.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        device: str | None = None,
     ) -> None:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(
@@ -41,7 +44,9 @@ class DataLoader:
         batch_size = positive_int(batch_size, "batch_size", "DataLoader")
         if seed is not None and (not isinstance(seed, numbers.Integral) or seed < 0):
             raise ValueError(f"DataLoader: seed must be None or a non-negative int, got {seed!r}")
-        self.dataset, self.batch_size = dataset, batch_size
+        if device is not None and device not in DEVICES:
+            raise ValueError(f"DataLoader: unknown device {device!r}; expected one of {DEVICES}")
+        self.dataset, self.batch_size, self.device = dataset, batch_size, device
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.epoch = 0  # the epoch the next iteration serves
 
@@ -66,7 +71,10 @@ class DataLoader:
         order = self._order()
         self.epoch += 1
         for batch in range(len(self)):
-            yield self._collate(order[batch * self.batch_size : (batch + 1) * self.batch_size])
+            fields = self._collate(order[batch * self.batch_size : (batch + 1) * self.batch_size])
+            if self.device is not None:
+                fields = tuple(to_device(field, self.device) for field in fields)
+            yield fields
 
     def _collate(self, indices: np.ndarray) -> tuple:
         """The samples at ``indices`` as a tuple of stacked arrays: minicnn's datasets slice

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from minicnn.backend import array_module, kernels
 from minicnn.functional.padding import Pads, pad2d, pad2d_backward
 
@@ -38,7 +40,15 @@ def conv2d_output_size(
 # 151 MB), so the batch is unfolded in chunks whose columns fit this budget (at least one
 # image per chunk). Small chunks also stay in the CPU's cache between im2col and the GEMMs.
 # A batch whose columns fit in the budget keeps them for the backward; larger ones recompute.
+# On the GPU, columns live in device memory and small GEMMs waste the device, so the budget
+# there is large: most batches are one chunk.
 COLUMNS_BUDGET_BYTES = 4 * 2**20
+GPU_COLUMNS_BUDGET_BYTES = 512 * 2**20
+
+
+def columns_budget(x) -> int:
+    """The bytes of im2col columns unfolded at a time for ``x``'s device."""
+    return COLUMNS_BUDGET_BYTES if isinstance(x, np.ndarray) else GPU_COLUMNS_BUDGET_BYTES
 
 
 class Conv2dCache(NamedTuple):
@@ -65,7 +75,7 @@ def _column_chunks(source, windows: tuple, groups: int, columns=None):
     if min(out_size) < 1:
         raise ValueError(f"conv2d: the kernel does not fit the padded input (output {out_size})")
     rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
-    chunk = max(1, min(n, COLUMNS_BUDGET_BYTES // (rows * per_image * source.itemsize)))
+    chunk = max(1, min(n, columns_budget(source) // (rows * per_image * source.itemsize)))
     workspace = array_module(source).empty(rows * chunk * per_image, dtype=source.dtype)
     unfold = kernels(source).im2col
     for start in range(0, n, chunk):
@@ -111,7 +121,7 @@ def conv2d_forward(
     for images, columns in _column_chunks(source, windows, groups):
         products = (grouped_weight @ columns).reshape(out_channels, -1, out.shape[2])
         xp.add(products, shift, out=out[images].transpose(1, 0, 2))  # (O, B, L) into (B, O, L)
-        if images.stop - images.start == n and columns.nbytes <= COLUMNS_BUDGET_BYTES:
+        if images.stop - images.start == n and columns.nbytes <= columns_budget(x):
             kept = columns  # the batch is one chunk within budget: backward needs them again
     cache = Conv2dCache(
         source, x.shape, pads, padding_mode, weight, windows, groups, bias is not None, kept

@@ -125,8 +125,25 @@ class Optimizer:
                         f"dtype {grad.dtype} for a parameter of shape {tuple(param.shape)} and "
                         f"dtype {param.dtype}"
                     )
+                if device_of(grad) != device_of(param.data):
+                    raise TypeError(
+                        f"{type(self).__name__}: a gradient on device '{device_of(grad)}' for a "
+                        f"parameter on '{device_of(param.data)}'"
+                    )
+                self._follow_device(param)
                 self._update(param, grad, group)
         return loss
+
+    def _follow_device(self, param: Parameter) -> None:
+        """Move ``param``'s state (momentum buffers, running averages) to the parameter's
+        device if the parameter has moved since (``model.to('cuda')`` after some steps)."""
+        state = self.state.get(param)
+        if not state:
+            return
+        device = device_of(param.data)
+        for key, value in state.items():
+            if hasattr(value, "shape") and device_of(value) != device:
+                state[key] = to_device(value, device)
 
     def _update(self, param: Parameter, grad, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")

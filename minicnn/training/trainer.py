@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Iterable
 
-from minicnn.backend import array_module
+from minicnn.backend import array_module, device_of, to_device
 from minicnn.data import DataLoader, TensorDataset
 from minicnn.nn import BCELoss, BCEWithLogitsLoss, Module
 from minicnn.nn._loss_base import Loss
@@ -89,7 +89,9 @@ class Trainer:
         loss_total, seen = 0.0, 0
         right = dict.fromkeys(self.metrics, 0)
         counted = dict.fromkeys(self.metrics, 0)
+        device = self._device()
         for index, (x, y) in enumerate(batches):
+            x, y = self._on_device(x, device), self._on_device(y, device)
             if callbacks:
                 for callback in callbacks:
                     callback.on_batch_begin(index, {"batch": index, "size": len(x)})
@@ -115,6 +117,18 @@ class Trainer:
             warnings.warn("Trainer: a pass over the data had no batches (an empty loader?)",
                           stacklevel=3)
         return self._averages(loss_total, seen, right, counted)
+
+    def _device(self) -> str | None:
+        """The device of the model's parameters (None for a model without any)."""
+        param = next(iter(self.model.parameters()), None)
+        return None if param is None else device_of(param.data)
+
+    @staticmethod
+    def _on_device(array, device: str | None):
+        """A batch's array on the model's device (a CPU loader feeding a GPU model)."""
+        if device is None or not hasattr(array, "shape"):
+            return array
+        return to_device(array, device)
 
     def _averages(self, loss_total: float, seen: int, right: dict, counted: dict) -> dict:
         logs = {"loss": loss_total / seen if seen else math.nan}
@@ -179,7 +193,8 @@ class Trainer:
         return self._run_epoch(as_batches(data, batch_size, shuffle=False), train=False)
 
     def predict(self, x, batch_size: int = 32):
-        """The model's outputs for the samples of ``x``, in eval mode, batch by batch."""
+        """The model's outputs for the samples of ``x``, in eval mode, batch by batch; each
+        batch runs on the model's device and the outputs come back on ``x``'s device."""
         if not hasattr(x, "shape"):
             raise TypeError(
                 f"Trainer.predict: expected an array of samples, got {type(x).__name__}"
@@ -189,6 +204,12 @@ class Trainer:
                 f"Trainer.predict: batch_size must be a positive int, got {batch_size}"
             )
         self.model.eval()
+        device, home = self._device(), device_of(x)
         starts = range(0, len(x), batch_size)
-        outputs = [self.model(x[start : start + batch_size]) for start in starts]
-        return array_module(x).concatenate(outputs) if outputs else self.model(x)
+        outputs = [
+            to_device(self.model(self._on_device(x[start : start + batch_size], device)), home)
+            for start in starts
+        ]
+        if not outputs:
+            return to_device(self.model(self._on_device(x, device)), home)
+        return array_module(x).concatenate(outputs)

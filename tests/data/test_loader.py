@@ -94,6 +94,7 @@ def test_digits_batches_match_its_samples():
     [
         ({"batch_size": 0}, ValueError, r"batch_size must be positive, got 0"),
         ({"batch_size": 2.0}, TypeError, r"batch_size must be an int, got 2.0"),
+        ({"device": "gpu"}, ValueError, r"unknown device 'gpu'; expected one of \('cpu', 'cuda'\)"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
@@ -101,3 +102,12 @@ def test_bad_arguments(kwargs, error, message):
         DataLoader(labelled(3), **kwargs)
     with pytest.raises(TypeError, match=r"dataset must have __len__ and __getitem__, got int"):
         DataLoader(3)
+
+
+def test_device_cpu_hands_over_numpy_batches():
+    x, y = labelled(5).arrays
+    for got, want in zip(DataLoader(TensorDataset(x, y), 2, device="cpu"),
+                         DataLoader(TensorDataset(x, y), 2), strict=True):
+        assert all(isinstance(field, np.ndarray) for field in got)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -18,6 +18,13 @@ from minicnn.backend import plain_kernels
 from minicnn.functional import conv as conv_functional
 
 
+def columns_budget(size: int):
+    """Unfold at most ``size`` bytes of columns at a time, on the CPU and on the GPU."""
+    return mock.patch.multiple(
+        conv_functional, COLUMNS_BUDGET_BYTES=size, GPU_COLUMNS_BUDGET_BYTES=size
+    )
+
+
 @st.composite
 def conv_cases(draw):
     """A valid Conv2d configuration and an input shape it accepts."""
@@ -72,7 +79,7 @@ def test_conv2d_matches_torch(case, seed, dtype, kernels):
     elif kernels == "numba":
         context = nullcontext()
     else:
-        context = mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", 1)
+        context = columns_budget(1)
     with context:
         compare_with_torch(ours, theirs, x, seed=seed)
 
@@ -201,7 +208,7 @@ def test_conv2d_backward_twice_after_one_forward_gives_the_same_gradients(budget
     x = np.random.default_rng(1).standard_normal((3, 2, 6, 6))
     grad = np.random.default_rng(2).standard_normal((3, 3, 6, 6))
     context = (nullcontext() if budget is None
-               else mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", budget))
+               else columns_budget(budget))
     with context:
         layer(x)
         first = layer.backward(grad), layer.weight.grad.copy()
@@ -217,7 +224,7 @@ def test_conv2d_uneven_chunks_and_an_empty_batch_match_torch():
     theirs = torch.nn.Conv2d(2, 3, 3, padding=1, dtype=torch.float64)
     x = np.random.default_rng(3).standard_normal((5, 2, 6, 6))
     two_images = 2 * 2 * 9 * 36 * 8  # bytes of two images' columns
-    with mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", two_images):
+    with columns_budget(two_images):
         compare_with_torch(ours, theirs, x, seed=3)
     empty = np.zeros((0, 2, 6, 6))
     ours.zero_grad()
@@ -236,7 +243,7 @@ def test_conv2d_keeps_the_columns_only_within_the_budget():
     pads = (1, 1, 1, 1)
     _, kept = mc.functional.conv2d_forward(x, weight, None, (1, 1), pads)
     assert kept.columns is not None
-    with mock.patch.object(conv_functional, "COLUMNS_BUDGET_BYTES", 1):
+    with columns_budget(1):
         _, recomputed = mc.functional.conv2d_forward(x, weight, None, (1, 1), pads)
     assert recomputed.columns is None
     grad = np.ones((1, 3, 6, 6))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gpu_support import host
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import DTYPES, LOSS_TOLERANCE, assert_close
+from torch_reference import DTYPES, LOSS_TOLERANCE, assert_close, on_device
 
 from minicnn import nn, optim
 
@@ -71,7 +72,7 @@ class Twins:
     def __init__(self, name, defaults, groups, dtype, seed):
         rng = np.random.default_rng(seed)
         self.initial = [np.asarray(rng.standard_normal(shape), dtype) for shape in SHAPES]
-        self.ours = [nn.Parameter(w.copy()) for w in self.initial]
+        self.ours = [nn.Parameter(on_device(w.copy())) for w in self.initial]
         self.theirs = [torch.tensor(w.copy(), requires_grad=True) for w in self.initial]
         self.name, self.defaults, self.groups = name, defaults, groups
         self.opt_ours = self.make_ours(self.ours)
@@ -89,7 +90,7 @@ class Twins:
     def step(self, grads, optimizers=None):
         """One step with these gradients (None: the parameter has no gradient this step)."""
         for ours, theirs, grad in zip(self.ours, self.theirs, grads, strict=True):
-            ours.grad = None if grad is None else grad.copy()
+            ours.grad = None if grad is None else on_device(grad.copy())
             theirs.grad = None if grad is None else torch.from_numpy(grad.copy())
         (optimizers or self.opt_ours).step()
         self.opt_theirs.step()
@@ -108,7 +109,8 @@ def assert_same_parameters_and_state(twins, dtype):
         # relative to the magnitude the parameter started from: one that ends near zero is a
         # difference of numbers of that size (a lone 0-d parameter has nothing else to scale by)
         start = float(np.abs(twins.initial[index]).max())
-        assert_close(ours.data, theirs.detach().numpy(), dtype, f"parameter {index}", start, tol)
+        assert_close(host(ours.data), theirs.detach().numpy(), dtype, f"parameter {index}",
+                     start, tol)
     ours_state = twins.opt_ours.state_dict()["state"]
     theirs_state = twins.opt_theirs.state_dict()["state"]
     assert sorted(ours_state) == sorted(theirs_state)
@@ -121,7 +123,7 @@ def assert_same_parameters_and_state(twins, dtype):
             else:
                 # moments are averages of the gradients fed (standard normal): an entry near
                 # zero is a difference of numbers of size 1, so compare relative to 1
-                assert_close(ours_state[key][entry], value, dtype, f"state {key} {entry}",
+                assert_close(host(ours_state[key][entry]), value, dtype, f"state {key} {entry}",
                              scale_floor=1.0, tol=tol)
 
 
