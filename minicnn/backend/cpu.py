@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from minicnn.backend import plain
+
 Pair = tuple[int, int]
 
 _compile = njit(cache=True, nogil=True)
@@ -326,3 +328,7 @@ def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start,
         np.ascontiguousarray(grad_out), grad_in, row_start, row_end, col_start, col_end, divisor
     )
     return grad_in
+
+
+# NumPy's in-place array operations already make one pass each over a parameter: no Numba twin.
+sgd_momentum_step = plain.sgd_momentum_step

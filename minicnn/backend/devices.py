@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 
 import numpy as np
@@ -11,13 +12,13 @@ DEVICES = ("cpu", "cuda")
 
 def _cupy() -> ModuleType | None:
     """CuPy if it is installed, without importing it when no CuPy array was ever seen."""
-    import sys
-
     return sys.modules.get("cupy")
 
 
 def array_module(x) -> ModuleType:
     """``numpy`` for NumPy arrays (and scalars), ``cupy`` for CuPy arrays."""
+    if type(x) is np.ndarray:  # the common case first: this runs for every array op
+        return np
     cupy = _cupy()
     if cupy is not None and isinstance(x, cupy.ndarray):
         return cupy
@@ -44,3 +45,11 @@ def to_device(x, device: str):
             "device 'cuda' needs CuPy: install it with `pip install minicnn[gpu]`"
         ) from error
     return cupy.asarray(x)
+
+
+def full_on(device: str, value, dtype):
+    """A 0-d array holding ``value`` on ``device``; on the GPU it is filled there (a kernel),
+    not copied from the host, which would wait for the GPU's queued work."""
+    if device == "cpu":
+        return np.asarray(value, dtype=dtype)
+    return _cupy().full((), value, dtype=dtype)

@@ -201,3 +201,20 @@ def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start,
     for ow in range(wo):
         grad_in[..., int(col_start[ow]) : int(col_end[ow])] += row_grad[..., ow : ow + 1]
     return grad_in
+
+
+def sgd_momentum_step(weight, g, buffer, lr: float, momentum: float, dampening: float,
+                      nesterov: bool):
+    """One step of SGD with momentum, in place; returns the momentum buffer b:
+
+        b <- g on the first step (``buffer`` None), else momentum * b + (1 - dampening) * g
+        w <- w - lr * (g + momentum * b if nesterov else b)
+    """
+    if buffer is None:
+        buffer = array_module(weight).array(g, copy=True)
+    else:
+        buffer *= momentum
+        buffer += (1 - dampening) * g
+    step = g + momentum * buffer if nesterov else buffer
+    weight -= lr * step
+    return buffer

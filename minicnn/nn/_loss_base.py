@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from minicnn.backend import array_module, device_of, to_device
+from minicnn.backend.devices import full_on
 from minicnn.functional.loss import REDUCTIONS
 from minicnn.nn._checks import check_input, is_array, name_of
 from minicnn.nn.module import Module
@@ -90,7 +91,7 @@ class Loss(Module):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         shape, dtype = self._out_meta
         if shape == () and isinstance(grad_output, numbers.Real) and grad_output is not True:
-            grad = to_device(np.asarray(grad_output, dtype=dtype), self._device)
+            grad = full_on(self._device, grad_output, dtype)
         elif shape == () and is_array(grad_output) and grad_output.shape == ():
             if grad_output.dtype.kind not in "biuf":
                 raise TypeError(f"{self!r}: grad_output must be a number, got {grad_output!r}")

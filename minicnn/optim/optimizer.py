@@ -140,10 +140,10 @@ class Optimizer:
         state = self.state.get(param)
         if not state:
             return
-        device = device_of(param.data)
+        array_type = type(param.data)  # numpy.ndarray or cupy.ndarray: cheaper than devices
         for key, value in state.items():
-            if hasattr(value, "shape") and device_of(value) != device:
-                state[key] = to_device(value, device)
+            if hasattr(value, "shape") and type(value) is not array_type:
+                state[key] = to_device(value, device_of(param.data))
 
     def _update(self, param: Parameter, grad, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from minicnn.backend import array_module
+from minicnn.backend import kernels
 from minicnn.optim.optimizer import Optimizer
 
 
@@ -54,13 +54,12 @@ class SGD(Optimizer):
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * weight
         momentum = group["momentum"]
-        if momentum != 0:
-            state = self.state.setdefault(param, {})
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                buffer = state["momentum_buffer"] = array_module(weight).array(g, copy=True)
-            else:
-                buffer *= momentum
-                buffer += (1 - group["dampening"]) * g
-            g = g + momentum * buffer if group["nesterov"] else buffer
-        weight -= group["lr"] * g
+        if momentum == 0:
+            weight -= group["lr"] * g
+            return
+        # the rest of the rule is one kernel on the GPU (backend.plain holds the reference)
+        state = self.state.setdefault(param, {})
+        state["momentum_buffer"] = kernels(weight).sgd_momentum_step(
+            weight, g, state.get("momentum_buffer"), group["lr"], momentum,
+            group["dampening"], group["nesterov"],
+        )

@@ -77,6 +77,7 @@ def test_eval_mode_is_the_identity_as_in_torch(p, dtype):
     assert not layer.training
     out, _ = compare_with_torch(layer, torch.nn.Dropout(p).eval(), x)
     np.testing.assert_array_equal(out, x)
+    layer(x)
     np.testing.assert_array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     layer.train()
     assert layer.training

@@ -3,12 +3,13 @@ gradcheck, PyTorch's choice among tied maxima and NaNs, and bad arguments and in
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch_reference import DTYPES, compare_with_torch
 
@@ -164,6 +165,9 @@ def test_lp_pool2d_matches_torch(case, seed, dtype, kernels):
     """Inputs of any sign for p = 2, positive ones for every norm (x ** 1.5 is NaN below zero),
     and sparse ones whose windows of zeros have a zero gradient (PyTorch's relu(|m|))."""
     options, shape = case
+    # PyTorch before 2.13 computed p = +-inf as sum(x ** inf) ** 0 = 1 (the GPU machines may
+    # carry such a build); minicnn follows 2.13's max |x| / min |x|
+    assume(not (math.isinf(options["norm_type"]) and torch.__version__ < "2.13"))
     rng = np.random.default_rng(seed)
     kind = rng.choice(["any sign", "positive", "sparse"])
     if kind == "any sign" and options["norm_type"] in (2, float("inf"), -float("inf")):
