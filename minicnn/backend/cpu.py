@@ -330,5 +330,7 @@ def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start,
     return grad_in
 
 
-# NumPy's in-place array operations already make one pass each over a parameter: no Numba twin.
+# NumPy's array operations already make one pass each here: no Numba twins.
 sgd_momentum_step = plain.sgd_momentum_step
+cross_entropy_rows = plain.cross_entropy_rows
+cross_entropy_rows_backward = plain.cross_entropy_rows_backward

@@ -219,6 +219,54 @@ __device__ void window_mean_backward(const T* grad_out, T* grad_in, const long l
     }
 }
 """,
+    "cross_entropy_rows": r"""
+// One thread per row i of (n, c) logits x and its class index t = target[i]: top = max_j x_ij
+// (a NaN wins, as in a max reduction), log_sum = log sum_j exp(x_ij - top), and, unless t is
+// ignore_index (then all 0 but top and log_sum), w = weight[t] (1 without weights) and
+// loss = -w * ((x_it - top) - log_sum): the general path's log_softmax then pick.
+template <typename T, typename I>
+__device__ void cross_entropy_rows(const T* x, const long long* target, const T* weight,
+                                   T* loss, T* row_weight, T* top, T* log_sum, I n, I c,
+                                   I has_weight, I ignore_index) {
+    for (I i = first_index<I>(); i < n; i += index_step<I>()) {
+        const T* row = x + i * c;
+        T m = row[0];
+        for (I j = 1; j < c; ++j) {
+            if (row[j] > m || row[j] != row[j]) m = row[j];
+        }
+        T sum = T(0);
+        for (I j = 0; j < c; ++j) sum += exp(row[j] - m);
+        const T ls = log(sum);
+        const long long t = target[i];
+        const bool counted = t != (long long)ignore_index;
+        const T w = counted ? (has_weight ? weight[t] : T(1)) : T(0);
+        loss[i] = counted ? -w * ((row[t] - m) - ls) : T(0);
+        row_weight[i] = w;
+        top[i] = m;
+        log_sum[i] = ls;
+    }
+}
+""",
+    "cross_entropy_rows_backward": r"""
+// One thread per logit (i, j): with v = -row_weight[i] * scale (scale[i] when scale_per_row,
+// else scale[0]; v = 0 where target[i] is ignore_index) and p = exp((x_ij - top_i) -
+// log_sum_i), the softmax, grad_ij = v [j == target[i]] - p v.
+template <typename T, typename I>
+__device__ void cross_entropy_rows_backward(const T* scale, const T* x, const long long* target,
+                                            const T* row_weight, const T* top,
+                                            const T* log_sum, T* grad, I n, I c,
+                                            I scale_per_row, I ignore_index) {
+    const I total = n * c;
+    for (I e = first_index<I>(); e < total; e += index_step<I>()) {
+        const I i = e / c, j = e % c;
+        const long long t = target[i];
+        const T v = t != (long long)ignore_index
+            ? -row_weight[i] * scale[scale_per_row ? i : 0] : T(0);
+        const T p = exp((x[e] - top[i]) - log_sum[i]);
+        grad[e] = (j == t ? v : T(0)) - p * v;
+    }
+}
+""",
 }
 
 # Each kernel's parameters, with T the float type and I the index type: the entry points are
@@ -237,6 +285,12 @@ SIGNATURES = {
                    "I h, I w, I ho, I wo",
     "window_mean_backward": "const T* grad_out, T* grad_in, const long long* windows, "
                             "const T* divisor, I planes, I h, I w, I ho, I wo",
+    "cross_entropy_rows": "const T* x, const long long* target, const T* weight, T* loss, "
+                          "T* row_weight, T* top, T* log_sum, I n, I c, I has_weight, "
+                          "I ignore_index",
+    "cross_entropy_rows_backward": "const T* scale, const T* x, const long long* target, "
+                                   "const T* row_weight, const T* top, const T* log_sum, "
+                                   "T* grad, I n, I c, I scale_per_row, I ignore_index",
 }
 
 FLOAT_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -469,6 +523,43 @@ def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start,
     _launch("window_mean_backward", grad_out.dtype, grad_in.size, grad_out, grad_in,
             xp.asarray(windows), divisor, n * c, h, w, ho, wo)
     return grad_in
+
+
+# --- cross-entropy ---------------------------------------------------------------------------
+
+INT32_RANGE = range(-(2**31), 2**31)
+
+
+def cross_entropy_rows(logits, target, weight, ignore_index: int):
+    """CUDA twin of ``plain.cross_entropy_rows``: one kernel, one thread per row."""
+    fits = ignore_index in INT32_RANGE and (weight is None or weight.dtype == logits.dtype)
+    if not (fits and _supported(logits)):
+        return plain.cross_entropy_rows(logits, target, weight, ignore_index)
+    xp = array_module(logits)
+    logits = xp.ascontiguousarray(logits)
+    target = xp.ascontiguousarray(target, dtype=np.int64)
+    n, c = logits.shape
+    loss, row_weight, top, log_sum = (xp.empty(n, dtype=logits.dtype) for _ in range(4))
+    weights = logits if weight is None else xp.ascontiguousarray(weight)  # unread without
+    _launch("cross_entropy_rows", logits.dtype, n, logits, target, weights, loss, row_weight,
+            top, log_sum, n, c, int(weight is not None), int(ignore_index))
+    return loss, row_weight, top, log_sum
+
+
+def cross_entropy_rows_backward(scale, logits, target, row_weight, top, log_sum,
+                                ignore_index: int):
+    """CUDA twin of ``plain.cross_entropy_rows_backward``: one kernel, one thread per logit."""
+    if not (ignore_index in INT32_RANGE and _supported(logits)):
+        return plain.cross_entropy_rows_backward(scale, logits, target, row_weight, top,
+                                                 log_sum, ignore_index)
+    xp = array_module(logits)
+    n, c = logits.shape
+    scale = xp.ascontiguousarray(scale, dtype=logits.dtype).reshape(-1)
+    grad = xp.empty((n, c), dtype=logits.dtype)
+    arrays = [xp.ascontiguousarray(a) for a in (logits, target, row_weight, top, log_sum)]
+    _launch("cross_entropy_rows_backward", logits.dtype, n * c, scale, *arrays, grad, n, c,
+            int(scale.size > 1), int(ignore_index))
+    return grad
 
 
 # --- optimizer steps -------------------------------------------------------------------------

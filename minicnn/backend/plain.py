@@ -11,6 +11,8 @@ padding value (zero for im2col, -inf for max pooling).
 
 from __future__ import annotations
 
+import numpy as np
+
 from minicnn.backend.devices import array_module
 
 Pair = tuple[int, int]
@@ -218,3 +220,44 @@ def sgd_momentum_step(weight, g, buffer, lr: float, momentum: float, dampening: 
     step = g + momentum * buffer if nesterov else buffer
     weight -= lr * step
     return buffer
+
+
+def cross_entropy_rows(logits, target, weight, ignore_index: int):
+    """Cross-entropy of each row of (N, C) logits against its int64 class index, as the general
+    path computes it (log_softmax, then pick): returns four (N,) arrays
+
+        top_i     = max_c x_ic,   log_sum_i = log sum_c exp(x_ic - top_i)
+        weight_i  = w[t_i] (1 without class weights), 0 where t_i == ignore_index
+        loss_i    = -weight_i * ((x_it - top_i) - log_sum_i), 0 where t_i == ignore_index
+    """
+    xp = array_module(logits)
+    zero = xp.zeros((), logits.dtype)
+    top = logits.max(axis=1)
+    log_sum = xp.log(xp.exp(logits - top[:, None]).sum(axis=1))
+    counted = target != ignore_index
+    safe = xp.where(counted, target, 0)
+    picked = xp.take_along_axis(logits, safe[:, None], axis=1)[:, 0]
+    if weight is None:
+        row_weight = counted.astype(logits.dtype)
+    else:
+        row_weight = xp.where(counted, weight[safe], zero)
+    with np.errstate(invalid="ignore"):  # 0 * -inf in ignored rows: replaced by 0
+        loss = xp.where(counted, -row_weight * ((picked - top) - log_sum), zero)
+    return loss, row_weight, top, log_sum
+
+
+def cross_entropy_rows_backward(scale, logits, target, row_weight, top, log_sum,
+                                ignore_index: int):
+    """d loss / d logits for ``cross_entropy_rows``, with ``scale`` = d reduced / d loss_i (a
+    0-d array or (N,)): with v_i = -weight_i * scale_i (0 where ignored) and p the softmax,
+
+        grad_ic = v_i [c == t_i] - p_ic v_i,   p_ic = exp((x_ic - top_i) - log_sum_i)
+    """
+    xp = array_module(logits)
+    counted = target != ignore_index
+    with np.errstate(invalid="ignore"):  # 0 * inf where nothing counts: those stay 0
+        v = xp.where(counted, -row_weight * scale, xp.zeros((), logits.dtype))
+    one_hot = xp.arange(logits.shape[1]) == target[:, None]
+    picked = xp.where(one_hot, v[:, None], xp.zeros((), logits.dtype))
+    p = xp.exp((logits - top[:, None]) - log_sum[:, None])
+    return picked - p * v[:, None]

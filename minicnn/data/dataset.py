@@ -55,7 +55,8 @@ class TensorDataset(Dataset):
         batches = []
         for array in self.arrays:
             xp = array_module(array)
-            batches.append(xp.ascontiguousarray(array[xp.asarray(indices)]))
+            rows = array[indices] if xp is np else array[xp.asarray(indices)]
+            batches.append(xp.ascontiguousarray(rows))
         return tuple(batches)
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minicnn.backend import array_module
+from minicnn.backend import array_module, kernels
 from minicnn.functional.activation import log_softmax_backward, log_softmax_forward
 from minicnn.functional.loss import reduce_loss, reduce_loss_backward
 
@@ -121,6 +121,41 @@ def _soft_nll_backward(grad_out, cache):
     return grad
 
 
+class CrossEntropyRowsCache(NamedTuple):
+    """What the common case's backward needs: (N, C) logits, class indices, no smoothing."""
+
+    logits: object
+    target: object
+    row_weight: object
+    top: object
+    log_sum: object
+    ignore_index: int
+    divisor: object
+    reduction: str
+
+
+def _by_rows(logits, target, label_smoothing: float) -> bool:
+    """The common case, one kernel per pass on the GPU: (N, C) logits with C >= 1, class
+    indices, no label smoothing. Every other case takes the general path below."""
+    return (logits.ndim == 2 and logits.shape[1] > 0 and target.dtype.kind != "f"
+            and label_smoothing == 0)
+
+
+def _cross_entropy_rows_forward(logits, target, weight, ignore_index: int, reduction: str):
+    """The general path's numbers for the common case, computed row by row by the backend
+    (``cross_entropy_rows``): loss_i = -w[t_i] log_softmax(x_i)[t_i]; 'mean' divides the sum by
+    the summed w[t_i] of the counted rows."""
+    logits = array_module(logits).ascontiguousarray(logits)
+    loss, row_weight, top, log_sum = kernels(logits).cross_entropy_rows(
+        logits, target, weight, ignore_index
+    )
+    divisor = row_weight.sum()
+    cache = CrossEntropyRowsCache(
+        logits, target, row_weight, top, log_sum, ignore_index, divisor, reduction
+    )
+    return reduce_loss(loss, reduction, divisor), cache
+
+
 def cross_entropy_forward(
     logits, target, weight, ignore_index: int, reduction: str, label_smoothing: float
 ):
@@ -132,6 +167,8 @@ def cross_entropy_forward(
     - class-probability targets (float, the logits' shape): loss_i = -sum_c w[c] q[i, c]
       log_probs[i, c] with q = t (1 - eps) + eps / C; 'mean' divides by the number of samples.
     """
+    if _by_rows(logits, target, label_smoothing):
+        return _cross_entropy_rows_forward(logits, target, weight, ignore_index, reduction)
     dim = class_dim(logits.shape)
     log_probs, softmax_cache = log_softmax_forward(logits, dim)
     scores = _as_ncm(log_probs)
@@ -164,6 +201,12 @@ def cross_entropy_backward(grad_out, cache):
     - class probabilities: g[i, c] = -w[c] q[i, c], eps already folded into q;
     each times the reduction's factor. Then log_softmax's backward:
     d loss / d logits = g - softmax(logits) * sum_c g."""
+    if isinstance(cache, CrossEntropyRowsCache):
+        scale = reduce_loss_backward(grad_out, cache.reduction, cache.divisor)
+        return kernels(cache.logits).cross_entropy_rows_backward(
+            scale, cache.logits, cache.target, cache.row_weight, cache.top, cache.log_sum,
+            cache.ignore_index,
+        )
     softmax_cache, nll_cache, soft_cache, label_smoothing = cache
     shape = softmax_cache[0].shape
     if nll_cache is None:  # class probabilities: the soft term alone

@@ -13,6 +13,8 @@ import copy
 import numbers
 from collections.abc import Callable, Iterable
 
+import numpy as np
+
 from minicnn.backend import array_module, device_of, to_device
 from minicnn.nn.parameter import Parameter
 
@@ -142,7 +144,8 @@ class Optimizer:
             return
         array_type = type(param.data)  # numpy.ndarray or cupy.ndarray: cheaper than devices
         for key, value in state.items():
-            if hasattr(value, "shape") and type(value) is not array_type:
+            movable = hasattr(value, "shape") and not isinstance(value, np.generic)
+            if movable and type(value) is not array_type:
                 state[key] = to_device(value, device_of(param.data))
 
     def _update(self, param: Parameter, grad, group: dict) -> None:

@@ -8,6 +8,10 @@
 #include <cmath>
 #include <cstring>
 
+// CUDA's math functions are overloaded for float and double, as std's are.
+using std::exp;
+using std::log;
+
 #define __global__
 #define __device__
 #define __forceinline__ inline

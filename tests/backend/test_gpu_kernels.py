@@ -653,3 +653,82 @@ def test_gpu_relu_backward_matches_torch(shape, layout, wide, seed, dtype):
         result = gpu.relu_backward(on_gpu(grad, layout), on_gpu(out, layout))
     assert result.dtype == dtype and result.shape == shape
     np.testing.assert_array_equal(host(result), x_torch.grad.numpy())
+
+
+# --- cross-entropy rows ------------------------------------------------------------------------
+
+
+@st.composite
+def cross_entropy_rows_cases(draw):
+    """(logits, targets, class weights or None, ignore_index), with ignored rows, ties, +-1e4
+    logits, -inf logits and a NaN now and then."""
+    n, c = draw(st.integers(0, 6)), draw(st.integers(1, 7))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    logits = rng.standard_normal((n, c)) * draw(st.sampled_from([1.0, 30.0, 1e4]))
+    if n and draw(st.booleans()):
+        logits[rng.integers(n), rng.integers(c)] = draw(st.sampled_from([-np.inf, np.nan]))
+    ignore_index = draw(st.sampled_from([-100, 0, 2]))
+    targets = rng.integers(0, c, n)
+    targets[rng.random(n) < 0.3] = ignore_index
+    weight = rng.uniform(0.1, 2.0, c) if draw(st.booleans()) else None
+    return logits, targets, weight, ignore_index
+
+
+def rows_inputs(case, dtype):
+    logits, targets, weight, ignore_index = case
+    weight = None if weight is None else weight.astype(dtype)
+    return logits.astype(dtype), targets, weight, ignore_index
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@given(case=cross_entropy_rows_cases(), grid=GRIDS, wide=st.booleans(),
+       per_row=st.booleans())
+@DTYPES
+def test_cross_entropy_rows_source_on_host_matches_plain(host_library, case, grid, wide,
+                                                        per_row, dtype):
+    logits, targets, weight, ignore_index = rows_inputs(case, dtype)
+    expected = plain.cross_entropy_rows(logits, targets, weight, ignore_index)
+    scale = (np.random.default_rng(1).uniform(0.5, 2, len(targets)) if per_row
+             else np.array(0.7)).astype(dtype)
+    grad_expected = plain.cross_entropy_rows_backward(scale, logits, targets, *expected[1:],
+                                                      ignore_index)
+    with on_host(host_library, grid, wide) as launched:
+        got = gpu.cross_entropy_rows(logits, targets, weight, ignore_index)
+        grad = gpu.cross_entropy_rows_backward(scale, logits, targets, *got[1:], ignore_index)
+    if len(targets):
+        assert launched == [entry("cross_entropy_rows", dtype, wide),
+                            entry("cross_entropy_rows_backward", dtype, wide)]
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for name, a, b in zip(("loss", "weight", "top", "log_sum"), got, expected, strict=True):
+        assert a.dtype == dtype and a.shape == b.shape, name
+        assert_close(a, b, dtype, name, scale_floor=1.0, tol=tol)
+    assert grad.dtype == dtype and grad.shape == logits.shape
+    assert_close(grad, grad_expected, dtype, "grad", scale_floor=1.0, tol=tol)
+
+
+@requires_gpu
+@GPU_EXAMPLES
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@given(case=cross_entropy_rows_cases(), per_row=st.booleans())
+@DTYPES
+def test_gpu_cross_entropy_rows_match_plain(case, per_row, dtype):
+    import cupy
+
+    logits, targets, weight, ignore_index = rows_inputs(case, dtype)
+    on_gpu = [cupy.asarray(a) for a in (logits, targets)]
+    gpu_weight = None if weight is None else cupy.asarray(weight)
+    scale = cupy.asarray((np.random.default_rng(1).uniform(0.5, 2, len(targets)) if per_row
+                          else np.array(0.7)).astype(dtype))
+    with gpu_launches() as launched:
+        got = gpu.cross_entropy_rows(*on_gpu, gpu_weight, ignore_index)
+        grad = gpu.cross_entropy_rows_backward(scale, *on_gpu, *got[1:], ignore_index)
+    if len(targets):
+        assert launched == ["cross_entropy_rows", "cross_entropy_rows_backward"]
+    expected = plain.cross_entropy_rows(*on_gpu, gpu_weight, ignore_index)
+    grad_expected = plain.cross_entropy_rows_backward(scale, *on_gpu, *expected[1:],
+                                                      ignore_index)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for name, a, b in zip(("loss", "weight", "top", "log_sum"), got, expected, strict=True):
+        assert isinstance(a, cupy.ndarray), name
+        assert_close(host(a), host(b), dtype, name, scale_floor=1.0, tol=tol)
+    assert_close(host(grad), host(grad_expected), dtype, "grad", scale_floor=1.0, tol=tol)

@@ -111,3 +111,12 @@ def test_device_cpu_hands_over_numpy_batches():
         assert all(isinstance(field, np.ndarray) for field in got)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_tensor_dataset_batch_takes_any_numpy_index():
+    x, y = labelled(5).arrays
+    dataset = TensorDataset(x, y)
+    empty_x, empty_y = dataset.batch([])
+    assert empty_x.shape == (0, 3) and empty_y.shape == (0,)
+    first_x, _ = dataset.batch(slice(0, 3))
+    np.testing.assert_array_equal(first_x, x[:3])
