@@ -1,5 +1,6 @@
 """The ``minicnn`` command. ``minicnn train`` trains a LeNet-style CNN on the embedded digits
-(offline, by default) or on MNIST / Fashion-MNIST, and prints the test accuracy."""
+(offline, by default) or on MNIST / Fashion-MNIST, and prints the test accuracy;
+``minicnn gradcheck LAYER`` checks a layer's backward by finite differences."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 import sys
 import time
 from pathlib import Path
+
+from minicnn import cli_gradcheck
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -133,13 +136,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                      help="train on the CPU (NumPy + Numba) or on an NVIDIA GPU (CuPy)")
     run.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    cli_gradcheck.add_parser(commands)
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "train":
-        train(args)
+    if args.command == "gradcheck":
+        return cli_gradcheck.run(args)
+    train(args)
     return 0
 
 

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import numbers
+import sys
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
+from minicnn.backend import array_module
 from minicnn.nn.module import Module
+
+
+def _shape(array) -> str:
+    return str(tuple(array.shape)) if hasattr(array, "shape") else type(array).__name__
+
+
+def _norm(array) -> str:
+    """The L2 norm of a gradient, for the trace ('-' for None)."""
+    if array is None:
+        return "-"
+    return f"{float(array_module(array).linalg.norm(array.ravel())):.3e}"
 
 
 class Sequential(Module):
@@ -21,6 +36,7 @@ class Sequential(Module):
         for name, module in named:
             self._check_module(module)
             setattr(self, name, module)
+        self._trace_stream: TextIO | None = None
 
     def _check_module(self, module) -> None:
         """A Module, and not one already in the stack: a module keeps the data of its last
@@ -59,14 +75,39 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for {len(items)} modules")
         return items[index][1]
 
+    @contextmanager
+    def trace(self, stream: TextIO | None = None) -> Iterator[Sequential]:
+        """Inside ``with model.trace():``, every forward prints each layer's input and output
+        shapes, and every backward each layer's output and input gradient norms and its
+        parameters' gradient norms (to ``stream``, default stdout): where shapes change, and
+        where gradients vanish or explode."""
+        previous, self._trace_stream = self._trace_stream, stream or sys.stdout
+        try:
+            yield self
+        finally:
+            self._trace_stream = previous
+
+    def _log(self, line: str) -> None:
+        print(line, file=self._trace_stream)
+
     def forward(self, x):
-        for module in self:
-            x = module(x)
+        for name, module in self._modules.items():
+            y = module(x)
+            if self._trace_stream is not None:
+                self._log(f"forward  {name:>3} {type(module).__name__:<17} {_shape(x)} -> "
+                          f"{_shape(y)}")
+            x = y
         return x
 
     def backward(self, grad_output):
         """Chain rule through the stack: each module's input gradient is the previous one's
         output gradient."""
-        for module in reversed(list(self)):
-            grad_output = module.backward(grad_output)
+        for name, module in reversed(self._modules.items()):
+            grad_input = module.backward(grad_output)
+            if self._trace_stream is not None:
+                params = "".join(f", |d{key}| {_norm(param.grad)}"
+                                 for key, param in module.named_parameters())
+                self._log(f"backward {name:>3} {type(module).__name__:<17} |grad_out| "
+                          f"{_norm(grad_output)} -> |grad_in| {_norm(grad_input)}{params}")
+            grad_output = grad_input
         return grad_output

@@ -164,3 +164,37 @@ def test_one_instance_at_two_positions_is_refused():
     model = nn.Sequential(relu)
     with pytest.raises(ValueError, match="its own instance"):
         model.append(relu)
+
+
+def test_trace_prints_shapes_forward_and_gradient_norms_backward(capsys):
+    import io
+    import re
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, dtype=np.float64), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(2 * 4 * 4, 3, dtype=np.float64))
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6))
+    grad = np.random.default_rng(1).standard_normal((2, 3))
+    stream = io.StringIO()
+    with model.trace(stream):
+        out = model(x)
+        grad_x = model.backward(grad)
+    lines = stream.getvalue().splitlines()
+    assert lines[:4] == [
+        "forward    0 Conv2d            (2, 1, 6, 6) -> (2, 2, 4, 4)",
+        "forward    1 ReLU              (2, 2, 4, 4) -> (2, 2, 4, 4)",
+        "forward    2 Flatten           (2, 2, 4, 4) -> (2, 32)",
+        "forward    3 Linear            (2, 32) -> (2, 3)",
+    ]
+    assert [line.split()[1] for line in lines[4:]] == ["3", "2", "1", "0"]
+    norms = [float(v) for v in re.findall(r"\|grad_(?:out|in)\| ([\d.e+-]+)", lines[4])]
+    assert norms == pytest.approx([np.linalg.norm(grad), np.linalg.norm(model[3].backward(grad))],
+                                  rel=1e-3)
+    assert float(re.search(r"\|grad_in\| ([\d.e+-]+)", lines[7]).group(1)) == pytest.approx(
+        np.linalg.norm(grad_x), rel=1e-3)
+    assert "|dweight|" in lines[7] and "|dbias|" in lines[7]
+    model(x)  # outside the block: silent
+    model.backward(np.ones_like(out))
+    assert stream.getvalue().count("\n") == 8 and capsys.readouterr().out == ""
+    with model.trace():  # stdout by default
+        model(x)
+    assert capsys.readouterr().out.count("forward") == 4
