@@ -78,3 +78,10 @@ def test_optimizers_example_prints_a_loss_column_per_optimizer(tmp_path):
         assert "install matplotlib" in result.stdout and not plot.exists()
     else:
         assert plot.stat().st_size > 0
+
+
+def test_the_readme_indexes_every_example():
+    readme = (ROOT / "README.md").read_text()
+    learn = re.search(r"## Learn with minicnn\n(.*?)\n## ", readme, re.S).group(1)
+    listed = set(re.findall(r"`examples/(\w+\.py)`", learn))
+    assert listed == {path.name for path in (ROOT / "examples").glob("*.py")}
