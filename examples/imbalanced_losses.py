@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=0.55, help="digit c keeps head * ratio^c")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fast", action="store_true", help="a quick run: 2 epochs, 670 images")
+    parser.add_argument("--plot", help="save a bar chart of the recalls to this image file")
     args = parser.parse_args()
     if args.fast:
         args.epochs, args.head = 2, 300
@@ -113,6 +114,29 @@ def main() -> None:
     for label, pick in (("all digits", slice(None)), ("3 rarest", rare)):
         row = " ".join(f"{recalls[name][pick].mean():>13.1%}" for name in losses)
         print(f"{label:>12} {row}")
+    if args.plot:
+        plot_recalls(recalls, counts, args.plot)
+
+
+def plot_recalls(recalls: dict, counts: np.ndarray, path: str) -> None:
+    """Recall per digit, one bar per loss, the training counts under the digits."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("--plot needs matplotlib: pip install minicnn[plot]")
+        return
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    axes = figure.subplots()
+    width = 0.8 / len(recalls)
+    for k, (name, recall) in enumerate(recalls.items()):
+        axes.bar(np.arange(10) + (k - (len(recalls) - 1) / 2) * width, recall, width,
+                 label=name)
+    axes.set_xticks(range(10), [f"{d}\n({c})" for d, c in enumerate(counts)])
+    axes.set_xlabel("digit (training images)")
+    axes.set_ylabel("recall on the test set")
+    axes.legend()
+    figure.savefig(path)
+    print(f"plot saved to {path}")
 
 
 if __name__ == "__main__":

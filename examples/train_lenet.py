@@ -3,7 +3,10 @@
 Everything is explicit: the forward pass, the cross-entropy written out with LogSoftmax, the
 backward pass through the model, and the SGD update on each Parameter.
 
-    python examples/train_lenet.py [--epochs 8] [--batch-size 32] [--lr 0.1]
+    python examples/train_lenet.py [--epochs 8] [--batch-size 32] [--lr 0.1] [--plot FILE]
+
+With ``--plot FILE`` (matplotlib installed: ``pip install minicnn[plot]``) the curves are drawn
+by ``minicnn.viz.plot_history``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", help="save the loss and accuracy curves to this image file")
     args = parser.parse_args()
 
     mc.manual_seed(args.seed)
@@ -69,6 +73,7 @@ def main() -> None:
     )
     print(model)
     print(f"{'epoch':>5} {'train loss':>10} {'test loss':>9} {'test acc':>8} {'time':>6}")
+    history = {"loss": [], "val_loss": [], "val_accuracy": []}  # for the plot
     for epoch in range(1, args.epochs + 1):
         start, losses = time.perf_counter(), []
         model.train()
@@ -90,6 +95,15 @@ def main() -> None:
             f"{epoch:>5} {np.mean(losses):>10.4f} {test_loss:>9.4f} {accuracy:>8.1%} "
             f"{elapsed:>5.1f}s"
         )
+        for key, value in zip(history, (np.mean(losses), test_loss, accuracy), strict=True):
+            history[key].append(float(value))
+    if args.plot:
+        from minicnn import viz
+
+        try:
+            print(f"curves saved to {viz.plot_history(history, args.plot)}")
+        except ImportError as error:
+            print(error)
 
 
 if __name__ == "__main__":

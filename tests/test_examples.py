@@ -28,22 +28,28 @@ def test_readme_training_example_runs(tmp_path, monkeypatch, capsys):
     assert "val_accuracy" not in capsys.readouterr().err
 
 
-def test_train_lenet_example_lowers_the_loss():
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_lenet_example_lowers_the_loss(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_lenet.py"), "--epochs", "2",
-         "--train-size", "256"],
+         "--train-size", "256", "--plot", str(tmp_path / "curves.png")],
         capture_output=True, text=True, check=True,
     )
+    assert (tmp_path / "curves.png").read_bytes().startswith(PNG)
     rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
     train_losses = [float(row[1]) for row in rows]
     assert len(train_losses) == 2 and train_losses[1] < train_losses[0]
 
 
-def test_imbalanced_losses_example_prints_a_recall_per_digit_and_loss():
+def test_imbalanced_losses_example_prints_a_recall_per_digit_and_loss(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "imbalanced_losses.py"), "--fast"],
+        [sys.executable, str(ROOT / "examples" / "imbalanced_losses.py"), "--fast",
+         "--plot", str(tmp_path / "recalls.png")],
         capture_output=True, text=True, check=True,
     )
+    assert (tmp_path / "recalls.png").read_bytes().startswith(PNG)
     table = result.stdout.splitlines()
     rows = [line.split() for line in table if re.match(r"\s+\d\s+\d+\s", line)]
     assert [int(row[0]) for row in rows] == list(range(10))
