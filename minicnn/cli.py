@@ -76,6 +76,16 @@ def train(args: argparse.Namespace) -> float:
     if args.device == "cuda" and not mc.cuda.is_available():
         raise SystemExit("minicnn train: --device cuda needs CuPy (pip install minicnn[gpu]) "
                          "and an NVIDIA GPU; none was found")
+    primary = True
+    if args.distributed:
+        from minicnn import distributed
+
+        distributed.init()
+        primary = distributed.is_primary()
+        if distributed.world_size() == 1:
+            print("--distributed: not launched by mpiexec (or no mpi4py: pip install "
+                  "minicnn[mpi]); training as one process")
+    say = print if primary else (lambda *_: None)  # rank 0 alone reports
     mc.manual_seed(args.seed)
     train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
     model = lenet5().to(args.device)
@@ -90,13 +100,14 @@ def train(args: argparse.Namespace) -> float:
         initial_epoch = state["epoch"] or 0
         if state["rng_state"] is not None:  # Dropout masks continue where they stopped
             mc.random.set_state(state["rng_state"])
-        print(f"resuming from {checkpoint} after epoch {initial_epoch}")
-    print(f"{type(train_set).__name__}: {len(train_set)} training and {len(test_set)} test images")
+        say(f"resuming from {checkpoint} after epoch {initial_epoch}")
+    say(f"{type(train_set).__name__}: {len(train_set)} training and {len(test_set)} test images")
     if args.verbose:
-        print(model.summary((1, 28, 28)))
+        say(model.summary((1, 28, 28)))
     trainer = mc.Trainer(model, nn.CrossEntropyLoss(), optimizer, metrics=["accuracy"])
+    shard = {"shard": True} if args.distributed else {}  # each rank its share of the images
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed,
-                              device=args.device)
+                              device=args.device, **shard)
     test_loader = DataLoader(test_set, 500, device=args.device)
     # the learning rate follows half a cosine down to 0 over the epochs (lr_scheduler's rule)
     if initial_epoch:
@@ -104,16 +115,16 @@ def train(args: argparse.Namespace) -> float:
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs,
                                                     last_epoch=initial_epoch - 1)
     hooks = [callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: schedule.step())]
-    if checkpoint is not None:
+    if checkpoint is not None and primary:
         hooks.append(callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: mc.save(model, checkpoint, optimizer=optimizer,
                                                      epoch=epoch + 1)
         ))
     start = time.perf_counter()
     trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader, callbacks=hooks,
-                initial_epoch=initial_epoch, verbose=args.verbose)
+                initial_epoch=initial_epoch, verbose=args.verbose if primary else 0)
     accuracy = trainer.evaluate(test_loader)["accuracy"]
-    print(f"test accuracy: {accuracy:.2%} ({len(test_set)} images), trained in "
+    say(f"test accuracy: {accuracy:.2%} ({len(test_set)} images), trained in "
           f"{time.perf_counter() - start:.1f}s")
     return accuracy
 
@@ -135,6 +146,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                      help="train on the CPU (NumPy + Numba) or on an NVIDIA GPU (CuPy)")
+    run.add_argument("--distributed", action="store_true",
+                     help="data-parallel over the ranks of `mpiexec -n N` (pip install "
+                          "minicnn[mpi]); each rank takes its share of every epoch")
     run.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     cli_gradcheck.add_parser(commands)
     return main

@@ -1,10 +1,11 @@
-"""DataLoader: a dataset in batches, every sample once per epoch, optionally shuffled."""
+"""DataLoader: a dataset in batches, every sample once per epoch, optionally shuffled, and
+optionally sharded across the ranks of a distributed job."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -25,6 +26,14 @@ class DataLoader:
     drops a last, smaller batch. ``batch_size=1`` gives SGD, ``batch_size=len(dataset)``
     full-batch gradient descent. ``device='cuda'`` hands each batch over on the GPU (as CuPy
     arrays); the dataset itself stays where it is.
+
+    ``shard=True`` (data-parallel training under mpiexec, see ``minicnn.distributed``) makes each
+    rank read only its share of every epoch, through a ``DistributedSampler`` with PyTorch's
+    order: the permutation of (seed, epoch), ``seed`` 0 when None, so that every rank draws the
+    same one, split into disjoint shares padded to equal sizes; ``len()`` then counts this rank's
+    batches, the same on every rank. ``sampler`` (any iterable of indices with ``__len__``, with
+    ``set_epoch`` if it has one) chooses the order instead of ``shuffle``. In a world of one,
+    ``shard=True`` reads the whole dataset (in PyTorch's shuffled order).
     """
 
     def __init__(
@@ -35,6 +44,9 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         device: str | None = None,
+        *,
+        sampler: Iterable[int] | None = None,
+        shard: bool = False,
     ) -> None:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(
@@ -46,13 +58,30 @@ class DataLoader:
             raise ValueError(f"DataLoader: seed must be None or a non-negative int, got {seed!r}")
         if device is not None and device not in DEVICES:
             raise ValueError(f"DataLoader: unknown device {device!r}; expected one of {DEVICES}")
+        if sampler is not None and (shuffle or shard):
+            raise ValueError(
+                "DataLoader: sampler is mutually exclusive with shuffle and shard (the sampler "
+                "chooses the order; e.g. DistributedSampler(dataset, shuffle=True))"
+            )
+        indexable = all(hasattr(sampler, name) for name in ("__iter__", "__len__"))
+        if sampler is not None and not indexable:
+            raise TypeError(
+                "DataLoader: sampler must be an iterable of indices with __len__, got "
+                f"{type(sampler).__name__}"
+            )
+        if shard:  # imported here: minicnn.distributed (and mpi4py) only for sharded loaders
+            from minicnn.distributed.sampler import DistributedSampler
+
+            sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0)
+        self.sampler, self.shard = sampler, shard
         self.dataset, self.batch_size, self.device = dataset, batch_size, device
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.epoch = 0  # the epoch the next iteration serves
 
     def __len__(self) -> int:
-        """The number of batches per epoch."""
-        count = len(self.dataset) / self.batch_size
+        """The number of batches per epoch (this rank's when sharded)."""
+        samples = len(self.dataset) if self.sampler is None else len(self.sampler)
+        count = samples / self.batch_size
         return math.floor(count) if self.drop_last else math.ceil(count)
 
     def set_epoch(self, epoch: int) -> None:
@@ -60,6 +89,10 @@ class DataLoader:
         self.epoch = epoch
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch)
+            return np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
         size = len(self.dataset)
         if not self.shuffle:
             return np.arange(size)

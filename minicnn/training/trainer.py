@@ -21,14 +21,17 @@ from minicnn.training.metrics import canonical_name, metric_function
 from minicnn.training.progress import ProgressBar
 
 
-def as_batches(data, batch_size: int, shuffle: bool) -> Iterable:
+def as_batches(data, batch_size: int, shuffle: bool, shard: bool = False) -> Iterable:
     """A DataLoader (or any re-iterable collection of (x, y) batches) as it is; an (x, y) pair
     of arrays as a DataLoader over them (Keras's ``fit(x, y)``: batches of 32, shuffled for
-    training). A generator is refused: it would be empty from the second epoch on."""
+    training; with ``shard``, each rank of a distributed run takes its share). A generator is
+    refused: it would be empty from the second epoch on."""
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(
         hasattr(a, "shape") for a in data
     ):
-        return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
+        options = {"shard": True} if shard else {}
+        return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle,
+                          **options)
     if not hasattr(data, "__iter__"):
         raise TypeError(
             f"Trainer: expected a DataLoader, a list of (x, y) batches or an (x, y) pair of "
@@ -77,6 +80,7 @@ class Trainer:
         }
         self.history = History()
         self.stop_training = False
+        self._distributed, self._allreduce = None, False
 
     # --- one pass over data -------------------------------------------------------------------
 
@@ -100,6 +104,8 @@ class Trainer:
             if train:
                 self.optimizer.zero_grad()
                 self.model.backward(self.criterion.backward())
+                if self._allreduce:  # data parallel: every rank steps with the mean gradient
+                    self._distributed.allreduce_gradients(self.model)
                 self.optimizer.step()
             seen += len(x)
             loss_total += loss * len(x)  # Keras: batch losses weighted by batch size
@@ -117,6 +123,22 @@ class Trainer:
             warnings.warn("Trainer: a pass over the data had no batches (an empty loader?)",
                           stacklevel=3)
         return self._averages(loss_total, seen, right, counted)
+
+    def _join_world(self) -> int:
+        """The number of ranks of a distributed (MPI) run, 1 otherwise. In a world of several,
+        every rank starts from rank 0's parameters and optimizer state, and the gradients are
+        averaged over the ranks before each step (unless the optimizer is a
+        DistributedOptimizer, which does it itself)."""
+        from minicnn import distributed  # imports mpi4py only under an MPI launcher
+
+        distributed.init()
+        world = distributed.world_size()
+        self._distributed, self._allreduce = distributed, False
+        if world > 1:
+            distributed.broadcast_parameters(self.model)
+            distributed.broadcast_optimizer_state(self.optimizer)
+            self._allreduce = not isinstance(self.optimizer, distributed.DistributedOptimizer)
+        return world
 
     def _device(self) -> str | None:
         """The device of the model's parameters (None for a model without any)."""
@@ -152,14 +174,18 @@ class Trainer:
         for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Trainer.fit: {name} must be a non-negative int, got {value!r}")
-        train = as_batches(train, 32, shuffle=True)
+        world = self._join_world()
+        train = as_batches(train, 32, shuffle=True, shard=world > 1)
+        if world > 1 and getattr(train, "shard", True) is False:
+            warnings.warn(f"Trainer.fit: a DataLoader without shard=True in a world of {world} "
+                          "ranks: every rank trains on every batch", stacklevel=2)
         if validation_data is not None:
             validation_data = as_batches(validation_data, 32, shuffle=False)
         if initial_epoch and hasattr(train, "set_epoch"):  # a seeded DataLoader resumes its
             train.set_epoch(initial_epoch)  # order at epoch k; otherwise it advances by itself
         # History after the user's callbacks (it records what they add), as Keras orders them
         callbacks = [*(callbacks or ()), self.history]
-        if verbose:
+        if verbose and (world == 1 or self._distributed.is_primary()):
             callbacks.append(ProgressBar(verbose))
         params = {"epochs": epochs, "steps": len(train) if hasattr(train, "__len__") else None,
                   "verbose": verbose}
@@ -179,6 +205,8 @@ class Trainer:
                 validation = self._run_epoch(validation_data, train=False)
                 logs.update({f"val_{key}": value for key, value in validation.items()})
             logs["lr"] = self.optimizer.param_groups[0]["lr"]
+            if world > 1:  # the ranks' means: callbacks decide alike everywhere
+                logs = self._distributed.average(logs)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
