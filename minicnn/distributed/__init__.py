@@ -27,7 +27,7 @@ exception on any rank ends the whole job with that rank's traceback (``install_a
 from minicnn.distributed.abort import install_abort_handler
 from minicnn.distributed.allreduce import allreduce_gradients
 from minicnn.distributed.broadcast import broadcast_optimizer_state, broadcast_parameters
-from minicnn.distributed.collectives import average, broadcast_object
+from minicnn.distributed.collectives import any_rank, average, broadcast_object, gather, total
 from minicnn.distributed.optimizer import DistributedOptimizer
 from minicnn.distributed.sampler import DistributedSampler
 from minicnn.distributed.world import (
@@ -40,7 +40,8 @@ from minicnn.distributed.world import (
 )
 
 __all__ = [
-    "DistributedOptimizer", "DistributedSampler", "allreduce_gradients", "average", "barrier",
-    "broadcast_object", "broadcast_optimizer_state", "broadcast_parameters", "init",
-    "install_abort_handler", "is_initialized", "is_primary", "rank", "world_size",
+    "DistributedOptimizer", "DistributedSampler", "allreduce_gradients", "any_rank", "average",
+    "barrier", "broadcast_object", "broadcast_optimizer_state", "broadcast_parameters", "gather",
+    "init", "install_abort_handler", "is_initialized", "is_primary", "rank", "total",
+    "world_size",
 ]

@@ -25,7 +25,10 @@ _rank, _size, _initialized = 0, 1, False
 
 
 def launched_by_mpi() -> bool:
-    """Whether an MPI launcher started this process (one of its variables is set)."""
+    """Whether an MPI launcher started this process (one of its variables is set), unless
+    ``MINICNN_DISTRIBUTED=0`` asks for independent processes (e.g. a sweep under srun)."""
+    if os.environ.get("MINICNN_DISTRIBUTED") == "0":
+        return False
     return any(name in os.environ for name in LAUNCHER_VARIABLES)
 
 

@@ -84,11 +84,15 @@ class Trainer:
 
     # --- one pass over data -------------------------------------------------------------------
 
-    def _run_epoch(self, batches: Iterable, train: bool, callbacks: list | None = None) -> dict:
+    def _run_epoch(self, batches: Iterable, train: bool, callbacks: list | None = None,
+                   over_ranks: bool = False) -> dict:
         """Average loss and metrics over ``batches``: the loss as the batch losses' mean weighted
         by batch size (as Keras; with reduction='sum' that is the mean batch sum), a metric as
         the share of right predictions. With ``train``, an optimizer step per batch and the
-        on_batch_* callbacks with the running averages."""
+        on_batch_* callbacks with the running averages (this rank's). With ``over_ranks`` (a
+        distributed fit), the sums and counts are added over the ranks first, so the averages
+        are those of one process seeing every rank's samples, and a stop asked for on one rank
+        stops every rank at the same batch."""
         self.model.train(train)
         loss_total, seen = 0.0, 0
         right = dict.fromkeys(self.metrics, 0)
@@ -117,12 +121,30 @@ class Trainer:
                 logs = self._averages(loss_total, seen, right, counted)
                 for callback in callbacks:
                     callback.on_batch_end(index, logs)
+                if over_ranks:
+                    self.stop_training = self._distributed.any_rank(self.stop_training)
                 if self.stop_training:
                     break
+        if over_ranks:
+            loss_total, seen, right, counted = self._totals_over_ranks(
+                loss_total, seen, right, counted
+            )
         if seen == 0:
             warnings.warn("Trainer: a pass over the data had no batches (an empty loader?)",
                           stacklevel=3)
         return self._averages(loss_total, seen, right, counted)
+
+    def _totals_over_ranks(self, loss_total: float, seen: int, right: dict, counted: dict):
+        """The epoch's sums and counts added over the ranks of a distributed fit."""
+        names = list(self.metrics)
+        totals = self._distributed.total({
+            "loss_total": loss_total, "seen": seen,
+            **{f"right {name}": right[name] for name in names},
+            **{f"counted {name}": counted[name] for name in names},
+        })
+        right = {name: totals[f"right {name}"] for name in names}
+        counted = {name: totals[f"counted {name}"] for name in names}
+        return totals["loss_total"], int(totals["seen"]), right, counted
 
     def _join_world(self) -> int:
         """The number of ranks of a distributed (MPI) run, 1 otherwise. In a world of several,
@@ -139,6 +161,20 @@ class Trainer:
             distributed.broadcast_optimizer_state(self.optimizer)
             self._allreduce = not isinstance(self.optimizer, distributed.DistributedOptimizer)
         return world
+
+    def _check_same_steps(self, train, world: int) -> None:
+        """Every rank must take as many steps per epoch (each step is a collective), or the
+        ranks would wait for each other for ever; the same error is raised on every rank."""
+        if (getattr(train, "shard", True) is False and getattr(train, "sampler", None) is None):
+            warnings.warn(f"Trainer.fit: a DataLoader without shard=True in a world of {world} "
+                          "ranks: every rank trains on every batch", stacklevel=3)
+        lengths = self._distributed.gather(len(train) if hasattr(train, "__len__") else None)
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f"Trainer.fit: the ranks have {lengths} training batches per epoch; every rank "
+                "must take the same number of steps (DataLoader(..., shard=True) pads the "
+                "shards to equal lengths)"
+            )
 
     def _device(self) -> str | None:
         """The device of the model's parameters (None for a model without any)."""
@@ -176,9 +212,8 @@ class Trainer:
                 raise ValueError(f"Trainer.fit: {name} must be a non-negative int, got {value!r}")
         world = self._join_world()
         train = as_batches(train, 32, shuffle=True, shard=world > 1)
-        if world > 1 and getattr(train, "shard", True) is False:
-            warnings.warn(f"Trainer.fit: a DataLoader without shard=True in a world of {world} "
-                          "ranks: every rank trains on every batch", stacklevel=2)
+        if world > 1:
+            self._check_same_steps(train, world)
         if validation_data is not None:
             validation_data = as_batches(validation_data, 32, shuffle=False)
         if initial_epoch and hasattr(train, "set_epoch"):  # a seeded DataLoader resumes its
@@ -200,13 +235,13 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch)
-            logs = self._run_epoch(train, train=True, callbacks=callbacks)
+            # in a distributed fit, the logs are over every rank's samples: the same everywhere,
+            # so that the callbacks decide alike on every rank
+            logs = self._run_epoch(train, train=True, callbacks=callbacks, over_ranks=world > 1)
             if validation_data is not None:
-                validation = self._run_epoch(validation_data, train=False)
+                validation = self._run_epoch(validation_data, train=False, over_ranks=world > 1)
                 logs.update({f"val_{key}": value for key, value in validation.items()})
             logs["lr"] = self.optimizer.param_groups[0]["lr"]
-            if world > 1:  # the ranks' means: callbacks decide alike everywhere
-                logs = self._distributed.average(logs)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -217,7 +252,8 @@ class Trainer:
         return self.history
 
     def evaluate(self, data, batch_size: int = 32) -> dict:
-        """The loss and metrics on ``data``, in eval mode: {'loss': ..., 'accuracy': ...}."""
+        """The loss and metrics on ``data``, in eval mode: {'loss': ..., 'accuracy': ...}. In
+        a distributed run, over this rank's ``data`` alone (no collective: any rank may call it)."""
         return self._run_epoch(as_batches(data, batch_size, shuffle=False), train=False)
 
     def predict(self, x, batch_size: int = 32):

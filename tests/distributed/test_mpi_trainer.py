@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from mpi_launch import check_success, launch
 
 
@@ -33,3 +34,42 @@ def test_cli_trains_on_two_ranks(tmp_path):
     accuracy = float(result.stdout.split("test accuracy: ")[1].split("%")[0])
     assert accuracy > 80
     assert (tmp_path / "run.npz").exists()
+
+
+def read_ranks(folder) -> list[dict]:
+    return [json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+def test_a_stop_asked_on_one_rank_stops_every_rank_at_the_same_batch(tmp_path):
+    result = launch("rank_trainer_edges.py", tmp_path, "nan", timeout=60)
+    check_success(result)
+    assert read_ranks(tmp_path) == [{"epochs": 1}, {"epochs": 1}]
+
+
+def test_ranks_with_different_step_counts_are_refused_on_every_rank(tmp_path):
+    result = launch("rank_trainer_edges.py", tmp_path, "uneven", timeout=60)
+    check_success(result)
+    for logs in read_ranks(tmp_path):
+        assert "the ranks have [8, 9] training batches per epoch" in logs["error"]
+
+
+def test_logs_weigh_every_sample_alike_over_the_ranks(tmp_path):
+    """lr 0 and targets ignored unevenly across the shards: the logs equal one process's."""
+    import minicnn as mc
+    from minicnn import nn, optim
+
+    result = launch("rank_trainer_edges.py", tmp_path, "ignored", timeout=60)
+    check_success(result)
+    ranks = read_ranks(tmp_path)
+    assert ranks[0] == ranks[1]
+    mc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3, dtype=np.float64))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
+    y[rng.random(64) < 0.6] = -100
+    trainer = mc.Trainer(model, nn.CrossEntropyLoss(ignore_index=-100),
+                         optim.SGD(model.parameters(), lr=0.0), metrics=["accuracy"])
+    single = trainer.evaluate((x, y), batch_size=64)
+    assert ranks[0]["val_accuracy"] == pytest.approx(single["accuracy"], rel=1e-12)
+    assert ranks[0]["accuracy"] == pytest.approx(single["accuracy"], rel=1e-12)
+    assert ranks[0]["lr"] == 0.0

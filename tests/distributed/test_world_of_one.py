@@ -146,3 +146,15 @@ def test_distributed_optimizer_steps_and_saves_as_the_wrapped_one(world_of_one):
     assert fresh.state_dict()["state"][0]["step"] == 3.0
     wrapped.zero_grad()
     assert all(param.grad is None for param in wrapped_model.parameters())
+
+
+def test_minicnn_distributed_0_keeps_a_launched_process_alone():
+    import subprocess
+    import sys
+
+    code = ("import sys; from minicnn import distributed; distributed.init(); "
+            "assert distributed.world_size() == 1; assert 'mpi4py' not in sys.modules")
+    env = {**__import__("os").environ, "OMPI_COMM_WORLD_SIZE": "4", "MINICNN_DISTRIBUTED": "0"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -148,3 +149,10 @@ class MonitorCallback(Callback):
             )
             return None
         return float(value)
+
+
+def on_primary() -> bool:
+    """False on the ranks other than 0 of a distributed run, where files are written by rank 0
+    alone (checked without importing ``minicnn.distributed``)."""
+    distributed = sys.modules.get("minicnn.distributed")
+    return distributed is None or distributed.is_primary()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 
-from minicnn.training.callbacks.base import MonitorCallback
+from minicnn.training.callbacks.base import MonitorCallback, on_primary
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -77,7 +76,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save(self, epoch: int, batch: int | None, logs: dict) -> None:
         filepath = self._file_path(epoch, batch, logs)
-        if not self._should_save(epoch, logs, filepath) or not _on_primary():
+        if not self._should_save(epoch, logs, filepath) or not on_primary():
             return  # in a distributed run every rank decides alike; rank 0 alone writes
         if os.path.isdir(filepath):  # serialization would refuse it too, without our name
             raise IsADirectoryError(
@@ -128,9 +127,3 @@ class ModelCheckpoint(MonitorCallback):
                 f"{error}. Available keys are: {', '.join(fields)}; pass a filepath that uses "
                 f"only these"
             ) from None
-
-
-def _on_primary() -> bool:
-    """False on the ranks other than 0 of a distributed run (without importing it)."""
-    distributed = sys.modules.get("minicnn.distributed")
-    return distributed is None or distributed.is_primary()

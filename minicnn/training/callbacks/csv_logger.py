@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from minicnn.training.callbacks.base import Callback
+from minicnn.training.callbacks.base import Callback, on_primary
 
 
 def _cell(value):
@@ -46,8 +46,11 @@ class CSVLogger(Callback):
         self.csv_file = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        """Open the file; the columns are chosen at the first epoch's end."""
+        """Open the file (on rank 0 alone in a distributed run); the columns are chosen at the
+        first epoch's end."""
         self._close()
+        if not on_primary():
+            return
         self.append_header = True
         if self.append and os.path.exists(self.filename):
             with open(self.filename) as file:
@@ -58,6 +61,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Write the epoch's row (and, first, the header)."""
+        if self.csv_file is None:
+            return
         logs = logs or {}
         if self.writer is None:
             self.keys = sorted(logs)
