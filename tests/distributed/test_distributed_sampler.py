@@ -25,7 +25,7 @@ def test_randperm_is_torchs(n):
 
 
 @pytest.mark.parametrize(
-    ("size", "replicas"), itertools.product([0, 1, 5, 10, 11, 64], [1, 2, 3, 4])
+    ("size", "replicas"), list(itertools.product([0, 1, 5, 10, 11, 64], [1, 2, 3, 4]))
 )
 def test_indices_are_torchs(size, replicas):
     dataset = list(range(size))
