@@ -149,7 +149,7 @@ def training_step_cases(rng, quick: bool, with_textbook: bool = True) -> list:
         def ours_step(ours=ours, x=x, y=y, loss=loss, sgd=sgd):
             loss(ours(x), y)
             sgd.zero_grad()
-            ours.backward(loss.backward())
+            ours.backward(loss.backward(), input_grad=False)  # as torch: x needs no grad
             sgd.step()
 
         def theirs_step(theirs=theirs, x=x_torch, y=y_torch, loss=loss_torch, sgd=sgd_torch):

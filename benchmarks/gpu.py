@@ -322,7 +322,7 @@ def _training_maker(build, shape: tuple) -> Callable[[Device], Pair]:
         def ours_step():
             loss(ours(x_ours), y_ours)
             sgd.zero_grad()
-            ours.backward(loss.backward())
+            ours.backward(loss.backward(), input_grad=False)
             sgd.step()
 
         def theirs_step():

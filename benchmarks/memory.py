@@ -87,7 +87,7 @@ def _training_step(library: str, build, threads: int):
         def step(x, y):
             loss(model(x), y)
             sgd.zero_grad()
-            model.backward(loss.backward())
+            model.backward(loss.backward(), input_grad=False)
             sgd.step()
 
         return step, lambda array: array

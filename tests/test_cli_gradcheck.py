@@ -43,8 +43,8 @@ def test_options_reach_the_layer(argv, capsys):
 def test_a_planted_wrong_backward_fails(monkeypatch, capsys):
     right = F.conv2d_backward
 
-    def wrong(grad_out, cache):
-        grad_x, grad_weight, grad_bias = right(grad_out, cache)
+    def wrong(grad_out, cache, *options):
+        grad_x, grad_weight, grad_bias = right(grad_out, cache, *options)
         return grad_x * 1.01, grad_weight, grad_bias  # 1% off: a bug a learner might write
 
     monkeypatch.setattr(F, "conv2d_backward", wrong)

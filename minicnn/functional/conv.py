@@ -129,8 +129,10 @@ def conv2d_forward(
     return out.reshape(n, out_channels, *out_size), cache
 
 
-def conv2d_backward(grad_out, cache: Conv2dCache):
-    """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias.
+def conv2d_backward(grad_out, cache: Conv2dCache, input_grad: bool = True):
+    """Returns (grad_x, grad_weight, grad_bias); grad_bias is None without a bias, grad_x None
+    with ``input_grad=False`` (a first layer: nothing needs d loss / d input, and skipping
+    W^T @ G and col2im saves about a third of the backward).
 
     Per chunk and group, with G = grad_out[chunk] as (O/g, B*Ho*Wo) and X the chunk's columns
     (kept from the forward if they fit in the budget, else recomputed, to bound the memory):
@@ -149,8 +151,8 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
 
     grad_weight = xp.zeros(grouped_weight.shape, dtype=weight.dtype)
     grad_bias = xp.zeros(grouped_weight.shape[:2], dtype=weight.dtype) if cache.has_bias else None
-    grad_source = xp.empty(source.shape, dtype=grad_out.dtype)
-    fold = kernels(grad_out).col2im
+    grad_source = xp.empty(source.shape, dtype=grad_out.dtype) if input_grad else None
+    fold = kernels(grad_out).col2im if input_grad else None
     recomputed = cache.columns is None
     for images, columns in _column_chunks(source, cache.windows, groups, cache.columns):
         grad_rows = xp.ascontiguousarray(grad_out[images].transpose(1, 0, 2))  # (O, B, L)
@@ -158,6 +160,8 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
         grad_weight += grad_rows @ columns.transpose(0, 2, 1)
         if grad_bias is not None:  # summed here, while the chunk is in the cache
             grad_bias += grad_rows.sum(axis=2)
+        if not input_grad:
+            continue
         # Recomputed columns are used up: their workspace receives the columns' gradient.
         # Kept ones stay intact, so that a second backward of the same forward still works.
         grad_columns = xp.matmul(grouped_weight.transpose(0, 2, 1), grad_rows,
@@ -166,7 +170,7 @@ def conv2d_backward(grad_out, cache: Conv2dCache):
         fold(grad_columns.reshape(-1, len(chunk_grad), grad_out.shape[2]), chunk_grad.shape,
              *cache.windows, out=chunk_grad, overwrite_cols=True)
     grad_x = grad_source
-    if cache.padding_mode != "zeros":
+    if input_grad and cache.padding_mode != "zeros":
         grad_x = pad2d_backward(grad_source, cache.in_shape[2:], cache.pads, cache.padding_mode)
     if grad_bias is not None:
         grad_bias = grad_bias.reshape(out_channels)

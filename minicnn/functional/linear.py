@@ -19,8 +19,9 @@ def linear_forward(x, weight, bias=None):
     return out, LinearCache(x, weight, bias is not None)
 
 
-def linear_backward(grad_out, cache: LinearCache):
-    """Returns (grad_x, grad_weight, grad_bias) for grad_out of shape (..., out_features).
+def linear_backward(grad_out, cache: LinearCache, input_grad: bool = True):
+    """Returns (grad_x, grad_weight, grad_bias) for grad_out of shape (..., out_features);
+    grad_x is None with ``input_grad=False``.
 
     With the leading dims flattened, X: (M, in) and G: (M, out):
       grad_x = G @ A          (M, in)
@@ -28,7 +29,7 @@ def linear_backward(grad_out, cache: LinearCache):
       grad_bias = sum of G over M
     """
     x, weight = cache.x, cache.weight
-    grad_x = grad_out @ weight
+    grad_x = grad_out @ weight if input_grad else None
     rows = grad_out.reshape(-1, weight.shape[0])
     grad_weight = rows.T @ x.reshape(-1, weight.shape[1])
     grad_bias = rows.sum(axis=0) if cache.has_bias else None

@@ -99,15 +99,33 @@ class Sequential(Module):
             x = y
         return x
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, input_grad: bool = True):
         """Chain rule through the stack: each module's input gradient is the previous one's
-        output gradient."""
-        for name, module in reversed(self._modules.items()):
-            grad_input = module.backward(grad_output)
+        output gradient. With ``input_grad=False`` (a training step: nothing needs d loss /
+        d input) the backward stops at the first layer with parameters, which computes their
+        gradients alone (``parameter_backward``), and None is returned, as PyTorch computes no
+        gradient for an input that does not require one."""
+        first = 0  # the earliest layer whose backward is needed
+        if not input_grad:
+            with_parameters = (i for i, module in enumerate(self)
+                               if next(iter(module.parameters()), None) is not None)
+            first = next(with_parameters, len(self))
+        for index, (name, module) in reversed(list(enumerate(self._modules.items()))):
+            if index < first:
+                return None
+            if index == first and not input_grad:
+                module.parameter_backward(grad_output)
+                grad_input = None
+            else:
+                grad_input = module.backward(grad_output)
             if self._trace_stream is not None:
                 params = "".join(f", |d{key}| {_norm(param.grad)}"
                                  for key, param in module.named_parameters())
                 self._log(f"backward {name:>3} {type(module).__name__:<17} |grad_out| "
                           f"{_norm(grad_output)} -> |grad_in| {_norm(grad_input)}{params}")
             grad_output = grad_input
-        return grad_output
+        return None if not input_grad else grad_output
+
+    def parameter_backward(self, grad_output) -> None:
+        """A nested stack as a first layer: its own backward without d loss / d input."""
+        self.backward(grad_output, input_grad=False)

@@ -134,9 +134,14 @@ class Conv2d(SpatialModule):
             self.pads, self.dilation, self.groups, self.padding_mode,
         )
 
-    def _backward_batch(self, grad_out, cache):
-        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_out, cache)
+    def _backward_batch(self, grad_out, cache, input_grad: bool = True):
+        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_out, cache, input_grad)
         self.weight.accumulate_grad(grad_weight)
         if self.bias is not None:
             self.bias.accumulate_grad(grad_bias)
         return grad_x
+
+    def parameter_backward(self, grad_output) -> None:
+        """dW and db alone: no W^T @ G, no col2im (see Module.parameter_backward)."""
+        cache, unbatched = self._saved_for_backward(grad_output)
+        self._backward_batch(grad_output[None] if unbatched else grad_output, cache, False)

@@ -83,6 +83,12 @@ class Module:
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
+    def parameter_backward(self, grad_output) -> None:
+        """Accumulate the parameters' gradients alone, for a layer whose input needs none (the
+        first layer of a model: ``Sequential.backward(..., input_grad=False)``). This default
+        runs the full backward; Conv2d and Linear skip d loss / d input."""
+        self.backward(grad_output)
+
     def _parameter_dtype_device(self) -> tuple:
         """The parameters' dtype and device, which inputs must match (None, None without any)."""
         param = next(iter(self.parameters()), None)

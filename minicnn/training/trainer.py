@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from minicnn.backend import array_module, device_of, to_device
 from minicnn.data import DataLoader, TensorDataset
-from minicnn.nn import BCELoss, BCEWithLogitsLoss, Module
+from minicnn.nn import BCELoss, BCEWithLogitsLoss, Module, Sequential
 from minicnn.nn._loss_base import Loss
 from minicnn.optim import Optimizer
 from minicnn.training.callbacks import Callback, History
@@ -107,7 +107,7 @@ class Trainer:
             loss = float(self.criterion(scores, y))
             if train:
                 self.optimizer.zero_grad()
-                self.model.backward(self.criterion.backward())
+                self._backward(self.criterion.backward())
                 if self._allreduce:  # data parallel: every rank steps with the mean gradient
                     self._distributed.allreduce_gradients(self.model)
                 self.optimizer.step()
@@ -161,6 +161,14 @@ class Trainer:
             distributed.broadcast_optimizer_state(self.optimizer)
             self._allreduce = not isinstance(self.optimizer, distributed.DistributedOptimizer)
         return world
+
+    def _backward(self, grad_output) -> None:
+        """The model's backward for the parameters' gradients: a Sequential skips d loss /
+        d input (its first layer computes only its parameters' gradients)."""
+        if isinstance(self.model, Sequential):
+            self.model.backward(grad_output, input_grad=False)
+        else:
+            self.model.backward(grad_output)
 
     def _check_same_steps(self, train, world: int) -> None:
         """Every rank must take as many steps per epoch (each step is a collective), or the

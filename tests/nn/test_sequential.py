@@ -198,3 +198,44 @@ def test_trace_prints_shapes_forward_and_gradient_norms_backward(capsys):
     with model.trace():  # stdout by default
         model(x)
     assert capsys.readouterr().out.count("forward") == 4
+
+
+@pytest.mark.parametrize("first", ["conv", "linear", "relu then conv", "nested"])
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(first):
+    """input_grad=False returns None and skips d loss / d input, as PyTorch does for an input
+    that does not require a gradient; every parameter gradient is the full backward's."""
+    def build():
+        mc.manual_seed(0)
+        head = {"conv": [nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)],
+                "linear": [nn.Flatten(), nn.Linear(2 * 5 * 5, 75, dtype=np.float64)],
+                "relu then conv": [nn.ReLU(), nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64)],
+                "nested": [nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64),
+                                         nn.Tanh())]}[first]
+        tail = [nn.Flatten(), nn.Linear(75, 4, dtype=np.float64)]
+        if first == "linear":
+            tail = [nn.Tanh(), nn.Linear(75, 4, dtype=np.float64)]
+        return nn.Sequential(*head, *tail)
+
+    x = np.random.default_rng(0).standard_normal((3, 2, 5, 5))
+    grad = np.random.default_rng(1).standard_normal((3, 4))
+    full, partial = build(), build()
+    full(x)
+    assert full.backward(grad) is not None
+    partial(x)
+    assert partial.backward(grad, input_grad=False) is None
+    for (name, want), (_, got) in zip(full.named_parameters(), partial.named_parameters(),
+                                      strict=True):
+        np.testing.assert_allclose(got.grad, want.grad, rtol=1e-12, err_msg=name)
+
+
+def test_conv2d_parameter_backward_runs_no_col2im(monkeypatch):
+    from minicnn.functional import conv as conv_functional
+
+    layer = nn.Conv2d(2, 3, 3, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6))
+    layer(x)
+    calls = []
+    monkeypatch.setattr(conv_functional, "kernels",
+                        lambda a: calls.append(1) or pytest.fail("col2im called"))
+    layer.parameter_backward(np.ones((2, 3, 4, 4)))  # columns kept from forward: no kernels
+    assert layer.weight.grad is not None and not calls
