@@ -164,8 +164,9 @@ class Trainer:
 
     def _backward(self, grad_output) -> None:
         """The model's backward for the parameters' gradients: a Sequential skips d loss /
-        d input (its first layer computes only its parameters' gradients)."""
-        if isinstance(self.model, Sequential):
+        d input (its first layer computes only its parameters' gradients); a model with its
+        own backward gets the plain call."""
+        if type(self.model).backward is Sequential.backward:
             self.model.backward(grad_output, input_grad=False)
         else:
             self.model.backward(grad_output)
