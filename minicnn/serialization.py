@@ -27,7 +27,6 @@ import inspect
 import json
 import numbers
 import os
-import secrets
 import zipfile
 from collections import OrderedDict
 
@@ -35,6 +34,7 @@ import numpy as np
 
 from minicnn import nn
 from minicnn import random as mc_random
+from minicnn.atomic_write import atomic_write
 from minicnn.backend import to_device
 from minicnn.nn._checks import is_array
 from minicnn.nn.module import IncompatibleKeys, Module
@@ -315,35 +315,14 @@ def _weights(arrays: dict) -> OrderedDict:
 
 
 def _write(path: str, header: dict, arrays: dict) -> None:
-    """Write the archive to a temporary file beside ``path``, flush and fsync it, and rename it
-    onto ``path``: readers, and a crash, see the old file or the new one, never half of one."""
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a folder; pass a file path such as model.npz")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    """Write the archive through ``atomic_write``: readers, and a crash, see the old file or
+    the new one, never half of one."""
     entries = {HEADER: np.array(json.dumps(header)), **arrays}
     for name, value in entries.items():
         if np.asarray(value).dtype.kind == "O":  # would be pickled: refuse before writing
             raise TypeError(f"{path}: entry {name!r} is an object array, which cannot be saved")
-    try:
-        # os.open with mode 0o666 lets the umask set the permissions, as a plain open() would.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        with os.fdopen(os.open(temporary, flags, 0o666), "wb") as file:
-            np.savez(file, **entries)  # every entry is a plain array: nothing is pickled
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
-    if os.name == "posix":  # make the rename itself durable
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    with atomic_write(path, "model.npz") as file:
+        np.savez(file, **entries)  # every entry is a plain array: nothing is pickled
 
 
 def _read(path: str) -> tuple[dict, dict]:

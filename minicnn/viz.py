@@ -14,17 +14,17 @@ backend. CuPy arrays are copied to the host first.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
-import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from minicnn.atomic_write import atomic_write
 from minicnn.backend import device_of, to_device
+from minicnn.nn._checks import positive_int
 from minicnn.nn.container import Sequential
 from minicnn.nn.conv import Conv2d
 from minicnn.nn.module import Module
@@ -175,31 +175,14 @@ def _show_image(ax, image: np.ndarray, **kwargs) -> None:
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    """Save ``fig`` to ``path``: into a temporary file beside it, then renamed onto it, so that
-    a reader never sees half an image; the format comes from the suffix (PNG without one)."""
+    """Save ``fig`` to ``path`` through ``atomic_write`` (a reader never sees half an image);
+    the format comes from the suffix (PNG without one)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a Path, got {type(path).__name__}")
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder; pass a file path such as plot.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix[1:].lower() or "png"
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            fig.savefig(file, format=fmt)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    with atomic_write(path, "plot.png") as file:
+        fig.savefig(file, format=path.suffix[1:].lower() or "png")
     return path
-
-
-def _positive_int(value, name: str, caller: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{caller}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 # --- the plots --------------------------------------------------------------------------------
@@ -287,7 +270,7 @@ def plot_feature_maps(
     Returns:
         ``path`` as a Path.
     """
-    max_maps = _positive_int(max_maps, "max_maps", "plot_feature_maps")
+    max_maps = positive_int(max_maps, "max_maps", "plot_feature_maps")
     maps = feature_maps(model, x, layer)
     index, name = _resolve_layer(model, layer, "plot_feature_maps")
     kind = type(list(model.children())[index]).__name__
@@ -360,7 +343,7 @@ def plot_filters(conv: Conv2d, path: str | os.PathLike, max_filters: int = 64) -
             f"plot_filters: expected an nn.Conv2d, got {type(conv).__name__}; "
             "pass a convolution layer, e.g. model[0]"
         )
-    max_filters = _positive_int(max_filters, "max_filters", "plot_filters")
+    max_filters = positive_int(max_filters, "max_filters", "plot_filters")
     weight = _host(conv.weight.data).astype(np.float64)  # (out, in, kh, kw)
     out_channels, in_channels = weight.shape[:2]
     if in_channels == 1:
@@ -400,7 +383,7 @@ def plot_images(
     Returns:
         ``path`` as a Path.
     """
-    max_images = _positive_int(max_images, "max_images", "plot_images")
+    max_images = positive_int(max_images, "max_images", "plot_images")
     images = _host(images)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]

@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from minicnn.backend import plain
-from minicnn.backend.devices import array_module
+from minicnn.backend.devices import array_module, to_device
 
 Pair = tuple[int, int]
 
@@ -389,11 +389,6 @@ def _deliver(result, out):
     return out
 
 
-def _host(a) -> np.ndarray:
-    """A NumPy copy of a small index array (window bounds) wherever it lives."""
-    return np.asarray(a) if isinstance(a, np.ndarray) or not hasattr(a, "get") else a.get()
-
-
 # --- the kernels -----------------------------------------------------------------------------
 
 
@@ -484,7 +479,7 @@ def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
     xp = array_module(x)
     n, c, h, w = x.shape
     ho, wo = divisor.shape
-    bounds = np.concatenate([_host(a).astype(np.int64) for a in
+    bounds = np.concatenate([to_device(a, "cpu").astype(np.int64) for a in
                              (row_start, row_end, col_start, col_end)])
     out = xp.empty((n, c, ho, wo), dtype=x.dtype)
     x = xp.ascontiguousarray(x)
@@ -499,7 +494,8 @@ def _windows_holding(start, end, size: int, first: int):
     (pointers, window numbers): those of k are numbers[pointers[k] - first :
     pointers[k + 1] - first]."""
     positions = np.arange(size)[:, None]
-    holds = (_host(start)[None, :] <= positions) & (positions < _host(end)[None, :])
+    start, end = to_device(start, "cpu"), to_device(end, "cpu")  # window bounds: host arrays
+    holds = (start[None, :] <= positions) & (positions < end[None, :])
     pointers = first + np.concatenate(([0], np.cumsum(holds.sum(axis=1))))
     return pointers, np.nonzero(holds)[1]
 

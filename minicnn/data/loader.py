@@ -63,8 +63,8 @@ class DataLoader:
                 "DataLoader: sampler is mutually exclusive with shuffle and shard (the sampler "
                 "chooses the order; e.g. DistributedSampler(dataset, shuffle=True))"
             )
-        indexable = all(hasattr(sampler, name) for name in ("__iter__", "__len__"))
-        if sampler is not None and not indexable:
+        sized_iterable = all(hasattr(sampler, name) for name in ("__iter__", "__len__"))
+        if sampler is not None and not sized_iterable:
             raise TypeError(
                 "DataLoader: sampler must be an iterable of indices with __len__, got "
                 f"{type(sampler).__name__}"

@@ -31,7 +31,7 @@ class SpatialModule(Module):
     def backward(self, grad_output):
         cache, unbatched = self._saved_for_backward(grad_output)
         grad_x = self._backward_batch(grad_output[None] if unbatched else grad_output, cache)
-        return grad_x[0] if unbatched and grad_x is not None else grad_x
+        return grad_x[0] if unbatched else grad_x
 
     def _forward_batch(self, x):
         raise NotImplementedError

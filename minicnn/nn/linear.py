@@ -42,7 +42,14 @@ class Linear(Module):
         self._save_for_backward(cache, out)
         return out
 
-    def backward(self, grad_output, input_grad: bool = True):
+    def backward(self, grad_output):
+        return self._backward(grad_output, input_grad=True)
+
+    def parameter_backward(self, grad_output) -> None:
+        """dA and db alone, no G @ A (see Module.parameter_backward)."""
+        self._backward(grad_output, input_grad=False)
+
+    def _backward(self, grad_output, input_grad: bool):
         grad_x, grad_weight, grad_bias = F.linear_backward(
             grad_output, self._saved_for_backward(grad_output), input_grad
         )
@@ -50,7 +57,3 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.accumulate_grad(grad_bias)
         return grad_x
-
-    def parameter_backward(self, grad_output) -> None:
-        """dA and db alone, no G @ A (see Module.parameter_backward)."""
-        self.backward(grad_output, input_grad=False)

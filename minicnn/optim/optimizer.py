@@ -127,7 +127,7 @@ class Optimizer:
                         f"dtype {grad.dtype} for a parameter of shape {tuple(param.shape)} and "
                         f"dtype {param.dtype}"
                     )
-                if device_of(grad) != device_of(param.data):
+                if type(grad) is not type(param.data) and device_of(grad) != device_of(param.data):
                     raise TypeError(
                         f"{type(self).__name__}: a gradient on device '{device_of(grad)}' for a "
                         f"parameter on '{device_of(param.data)}'"
