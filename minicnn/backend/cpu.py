@@ -286,30 +286,51 @@ def relu_backward(grad_out, out):
 
 @_compile
 def _window_mean(x, out, row_start, row_end, col_start, col_end, divisor):
-    n_images, channels = x.shape[0], x.shape[1]
+    n_images, channels, w = x.shape[0], x.shape[1], x.shape[3]
     ho, wo = out.shape[2], out.shape[3]
+    row_sums = np.empty(w, dtype=x.dtype)
     for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
         for oh in range(ho):
+            # Whole input rows are summed first (contiguous, vectorized), then each window's
+            # columns of that sum: the plain twin sums columns first, rows second.
+            for iw in range(w):
+                row_sums[iw] = 0
+            for ih in range(row_start[oh], row_end[oh]):
+                row = x[n, c, ih]
+                for iw in range(w):
+                    row_sums[iw] += row[iw]
             for ow in range(wo):
                 total = x.dtype.type(0)
-                for ih in range(row_start[oh], row_end[oh]):
-                    for iw in range(col_start[ow], col_end[ow]):
-                        total += x[n, c, ih, iw]
+                for iw in range(col_start[ow], col_end[ow]):
+                    total += row_sums[iw]
                 out[n, c, oh, ow] = total / divisor[oh, ow]
 
 
 @_compile
 def _window_mean_backward(grad_out, grad_in, row_start, row_end, col_start, col_end, divisor):
     n_images, channels, ho, wo = grad_out.shape
+    h, w = grad_in.shape[2], grad_in.shape[3]
+    row_grad = np.empty(w, dtype=grad_in.dtype)
     for plane in range(n_images * channels):
         n, c = plane // channels, plane % channels
+        grad_plane = grad_in[n, c]
+        for ih in range(h):  # zeroed one plane at a time, while it is in the cache
+            for iw in range(w):
+                grad_plane[ih, iw] = 0
         for oh in range(ho):
+            # One input row's gradient from this window row (what every row it spans gets),
+            # then added to those whole rows at once.
+            for iw in range(w):
+                row_grad[iw] = 0
             for ow in range(wo):
                 share = grad_out[n, c, oh, ow] / divisor[oh, ow]
-                for ih in range(row_start[oh], row_end[oh]):
-                    for iw in range(col_start[ow], col_end[ow]):
-                        grad_in[n, c, ih, iw] += share
+                for iw in range(col_start[ow], col_end[ow]):
+                    row_grad[iw] += share
+            for ih in range(row_start[oh], row_end[oh]):
+                row = grad_plane[ih]
+                for iw in range(w):
+                    row[iw] += row_grad[iw]
 
 
 def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
@@ -322,7 +343,7 @@ def window_mean_forward(x, row_start, row_end, col_start, col_end, divisor):
 
 def window_mean_backward(grad_out, in_size: Pair, row_start, row_end, col_start, col_end, divisor):
     """Numba twin of ``plain.window_mean_backward``."""
-    grad_in = np.zeros((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
+    grad_in = np.empty((*grad_out.shape[:2], *in_size), dtype=grad_out.dtype)
     divisor = np.ascontiguousarray(divisor, dtype=grad_out.dtype)
     _window_mean_backward(
         np.ascontiguousarray(grad_out), grad_in, row_start, row_end, col_start, col_end, divisor
