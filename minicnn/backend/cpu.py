@@ -142,6 +142,120 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
     return out
 
 
+# The direct convolution (unit stride and dilation; meant for one input channel per group,
+# where im2col's GEMMs would have K = kh*kw): per kernel offset (c, i, j), every output row
+# oh gets value * the input row oh + i from column j on. The loops run over an input padded
+# beforehand: with the zero border's bounds inside the loops (or runtime steps in the row
+# index) the compiler vectorized them worse, and they ran 1.5-2.5x slower.
+
+
+@_compile
+def _direct_conv2d(padded, weight, bias, out):
+    channels = padded.shape[1]
+    out_channels, group_channels, kh, kw = weight.shape
+    ho, wo = out.shape[2], out.shape[3]
+    per_group = out_channels // (channels // group_channels)
+    for n in range(padded.shape[0]):
+        for o in range(out_channels):
+            plane, first_channel = out[n, o], (o // per_group) * group_channels
+            for oh in range(ho):
+                for ow in range(wo):
+                    plane[oh, ow] = bias[o]
+            for c in range(group_channels):
+                source = padded[n, first_channel + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        value = weight[o, c, i, j]
+                        for oh in range(ho):
+                            target, row = plane[oh], source[oh + i, j:]
+                            for t in range(wo):
+                                target[t] += value * row[t]
+
+
+@_compile
+def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
+    channels = padded.shape[1]
+    out_channels, group_channels, kh, kw = grad_weight.shape
+    ho, wo = grad_out.shape[2], grad_out.shape[3]
+    per_group = out_channels // (channels // group_channels)
+    # One partial sum per output column (lane), summed at the end: the lanes are independent,
+    # so the loop over a row vectorizes without reordering any float addition.
+    lanes = np.zeros((out_channels, group_channels, kh, kw, wo), dtype=grad_weight.dtype)
+    for n in range(padded.shape[0]):
+        for o in range(out_channels):
+            grad_plane, first_channel = grad_out[n, o], (o // per_group) * group_channels
+            for c in range(group_channels):
+                source = padded[n, first_channel + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        lane = lanes[o, c, i, j]
+                        for oh in range(ho):
+                            grad_row, row = grad_plane[oh], source[oh + i, j:]
+                            for t in range(wo):
+                                lane[t] += grad_row[t] * row[t]
+    for o in range(out_channels):
+        for c in range(group_channels):
+            for i in range(kh):
+                for j in range(kw):
+                    total = grad_weight.dtype.type(0)
+                    for t in range(wo):
+                        total += lanes[o, c, i, j, t]
+                    grad_weight[o, c, i, j] = total
+
+
+@_compile
+def _direct_conv2d_input_grad(grad_out, weight, grad_padded):
+    channels = grad_padded.shape[1]
+    out_channels, group_channels, kh, kw = weight.shape
+    ho, wo = grad_out.shape[2], grad_out.shape[3]
+    per_group = out_channels // (channels // group_channels)
+    for n in range(grad_out.shape[0]):
+        for o in range(out_channels):
+            grad_plane, first_channel = grad_out[n, o], (o // per_group) * group_channels
+            for c in range(group_channels):
+                target = grad_padded[n, first_channel + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        value = weight[o, c, i, j]
+                        for oh in range(ho):  # the forward's row, sent back
+                            grad_row, row = grad_plane[oh], target[oh + i, j:]
+                            for t in range(wo):
+                                row[t] += value * grad_row[t]
+
+
+def _padded(x, kernel: Pair, padding: Pair, out_size: Pair):
+    widths = plain.window_padding(x.shape[2:], padding, kernel, (1, 1), (1, 1), out_size)
+    return np.pad(x, widths) if any(map(any, widths)) else np.ascontiguousarray(x)
+
+
+def direct_conv2d_forward(x, weight, bias, padding: Pair, out_size: Pair):
+    """Numba twin of ``plain.direct_conv2d_forward``."""
+    out = np.empty((x.shape[0], weight.shape[0], *out_size), dtype=x.dtype)
+    bias = np.zeros(weight.shape[0], x.dtype) if bias is None else np.ascontiguousarray(bias)
+    padded = _padded(x, weight.shape[2:], padding, out_size)
+    _direct_conv2d(padded, np.ascontiguousarray(weight), bias, out)
+    return out
+
+
+def direct_conv2d_weight_grad(x, grad_out, weight_shape: tuple, padding: Pair):
+    """Numba twin of ``plain.direct_conv2d_weight_grad``."""
+    grad_weight = np.empty(weight_shape, dtype=grad_out.dtype)
+    padded = _padded(x, weight_shape[2:], padding, grad_out.shape[2:])
+    _direct_conv2d_weight_grad(padded, np.ascontiguousarray(grad_out), grad_weight)
+    return grad_weight
+
+
+def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
+    """Numba twin of ``plain.direct_conv2d_input_grad``."""
+    _, _, height, width = plain.window_padding(
+        in_shape[2:], padding, weight.shape[2:], (1, 1), (1, 1), grad_out.shape[2:])
+    n, channels, h, w = in_shape
+    grad_padded = np.zeros((n, channels, h + sum(height), w + sum(width)), grad_out.dtype)
+    _direct_conv2d_input_grad(np.ascontiguousarray(grad_out), np.ascontiguousarray(weight),
+                              grad_padded)
+    return grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+
+
 @_compile
 def _window_max(plane, h_start, h_end, dh, w_start, w_end, dw):
     """(max, flat index) over one window of a (H, W) plane, PyTorch's rule for ties (first

@@ -106,6 +106,87 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
     return out
 
 
+_UNIT = (1, 1)
+
+
+def _grouped(x_shape: tuple, weight_shape: tuple, padding: Pair, out_size: Pair):
+    """(numpy.pad widths, (g, O/g, C/g, kh, kw)) of a grouped convolution with unit stride and
+    dilation. Input channel c of group k is channel k*C/g + c, so ``x[:, c::C/g]`` holds
+    channel c of every group, in group order."""
+    widths = window_padding(x_shape[2:], padding, weight_shape[2:], _UNIT, _UNIT, out_size)
+    groups = x_shape[1] // weight_shape[1]
+    return widths, (groups, weight_shape[0] // groups, *weight_shape[1:])
+
+
+def direct_conv2d_forward(x, weight, bias, padding: Pair, out_size: Pair):
+    """A convolution without columns, unit stride and dilation: (N, C, H, W) -> (N, O, Ho, Wo);
+    ``bias`` (O,) or None.
+
+    out[n, o] = bias[o] + the sum over kernel offsets (c, i, j) of weight[o, c, i, j] times
+    the windows' entries at offset (i, j) of input channel c of o's group, ``padding`` (top,
+    left) being a zero border: one multiply-add of a shifted plane per offset. The kernel for
+    one input channel per group, where im2col's GEMMs would have K = kh*kw.
+    """
+    xp = array_module(x)
+    widths, grouped_shape = _grouped(x.shape, weight.shape, padding, out_size)
+    groups, per_group, group_channels, kh, kw = grouped_shape
+    padded, grouped_weight = xp.pad(x, widths), weight.reshape(grouped_shape)
+    out = xp.zeros((x.shape[0], groups, per_group, *out_size), dtype=x.dtype)
+    if bias is not None:
+        out += bias.reshape(groups, per_group, 1, 1)
+    for c in range(group_channels):
+        channel = padded[:, c::group_channels, None]  # (N, g, 1, Hp, Wp)
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = _window_slices(i, j, _UNIT, _UNIT, out_size)
+                out += grouped_weight[:, :, c, i, j, None, None] * channel[..., rows, cols]
+    return out.reshape(x.shape[0], weight.shape[0], *out_size)
+
+
+def direct_conv2d_weight_grad(x, grad_out, weight_shape: tuple, padding: Pair):
+    """d loss / d weight of ``direct_conv2d_forward``, of ``weight_shape`` (O, C/g, kh, kw):
+    grad_weight[o, c, i, j] = the sum over n, oh, ow of grad_out[n, o, oh, ow] times the
+    input entry that offset (c, i, j) multiplied at (oh, ow)."""
+    xp = array_module(x)
+    out_size = grad_out.shape[2:]
+    widths, grouped_shape = _grouped(x.shape, weight_shape, padding, out_size)
+    groups, per_group, group_channels, kh, kw = grouped_shape
+    padded = xp.pad(x, widths)
+    grad_rows = grad_out.reshape(grad_out.shape[0], groups, per_group, *out_size)
+    grad_weight = xp.empty(grouped_shape, dtype=grad_out.dtype)
+    for c in range(group_channels):
+        channel = padded[:, c::group_channels, None]
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = _window_slices(i, j, _UNIT, _UNIT, out_size)
+                products = grad_rows * channel[..., rows, cols]
+                grad_weight[:, :, c, i, j] = products.sum(axis=(0, 3, 4))
+    return grad_weight.reshape(weight_shape)
+
+
+def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
+    """d loss / d x of ``direct_conv2d_forward``, of ``in_shape`` (N, C, H, W): each output's
+    gradient times weight[o, c, i, j] goes back to the entry that offset read; entries of the
+    zero border are dropped."""
+    xp = array_module(grad_out)
+    n, _, h, w = in_shape
+    out_size = grad_out.shape[2:]
+    widths, grouped_shape = _grouped(in_shape, weight.shape, padding, out_size)
+    groups, per_group, group_channels, kh, kw = grouped_shape
+    grouped_weight = weight.reshape(grouped_shape)
+    grad_rows = grad_out.reshape(n, groups, per_group, *out_size)
+    grad_padded = xp.zeros((n, in_shape[1], h + sum(widths[2]), w + sum(widths[3])),
+                           dtype=grad_out.dtype)
+    for c in range(group_channels):
+        channel = grad_padded[:, c::group_channels]  # a view: (N, g, Hp, Wp)
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = _window_slices(i, j, _UNIT, _UNIT, out_size)
+                products = grouped_weight[:, :, c, i, j, None, None] * grad_rows
+                channel[..., rows, cols] += products.sum(axis=2)  # over the group's outputs
+    return grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+
+
 def max_pool2d_forward(
     x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair
 ):

@@ -104,6 +104,54 @@ def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
     assert_close(results[cpu], results[plain], dtype, "col2im: cpu against plain")
 
 
+# --- direct convolution ----------------------------------------------------------------------
+
+
+@st.composite
+def direct_conv_cases(draw):
+    """Unit-stride convolutions with 1-2 input channels per group, zero padding up to past the
+    kernel (whole windows in the border), as (x shape, weight shape, padding, output size)."""
+    groups, group_channels = draw(st.integers(1, 3)), draw(st.sampled_from([1, 1, 2]))
+    kernel, padding = draw(pair_of(1, 5)), draw(pair_of(0, 5))
+    size = tuple(max(1, k - 2 * p) + draw(st.integers(0, 6))
+                 for k, p in zip(kernel, padding, strict=True))
+    out_size = tuple(n + 2 * p - k + 1 for n, k, p in zip(size, kernel, padding, strict=True))
+    shape = (draw(st.integers(0, 3)), groups * group_channels, *size)
+    weight_shape = (groups * draw(st.integers(1, 3)), group_channels, *kernel)
+    return shape, weight_shape, padding, out_size
+
+
+@given(case=direct_conv_cases(), layout=layouts(), seed=st.integers(0, 2**16),
+       bias=st.booleans())
+@DTYPES
+def test_direct_conv2d_twins_match_torch(case, layout, seed, bias, dtype):
+    shape, weight_shape, padding, out_size = case
+    rng = np.random.default_rng(seed)
+    x, weight, grad_out = (rng.standard_normal(s).astype(dtype)
+                           for s in (shape, weight_shape, (shape[0], weight_shape[0], *out_size)))
+    b = rng.standard_normal(weight_shape[0]).astype(dtype) if bias else None
+    groups = shape[1] // weight_shape[1]
+    x_torch, w_torch = (torch.from_numpy(a).requires_grad_() for a in (x, weight))
+    out_torch = torch.nn.functional.conv2d(
+        x_torch, w_torch, None if b is None else torch.from_numpy(b), padding=padding,
+        groups=groups)
+    out_torch.backward(torch.from_numpy(grad_out))
+    results = {}
+    for kernels in (cpu, plain):
+        x_in, grad_in = make_array(x, layout), make_array(grad_out, layout)
+        results[kernels] = (
+            kernels.direct_conv2d_forward(x_in, make_array(weight, layout), b, padding, out_size),
+            kernels.direct_conv2d_weight_grad(x_in, grad_in, weight_shape, padding),
+            kernels.direct_conv2d_input_grad(grad_in, weight, shape, padding),
+        )
+        for result, expected, what in zip(
+                results[kernels], (out_torch.detach(), w_torch.grad, x_torch.grad),
+                ("forward", "weight_grad", "input_grad"), strict=True):
+            assert_close(result, expected.numpy(), dtype, f"{kernels.__name__}.direct {what}")
+    for ours, twin in zip(results[cpu], results[plain], strict=True):
+        assert_close(ours, twin, dtype, "direct convolution: cpu against plain")
+
+
 # --- max pooling -----------------------------------------------------------------------------
 
 

@@ -251,3 +251,42 @@ def test_conv2d_keeps_the_columns_only_within_the_budget():
                              mc.functional.conv2d_backward(grad, kept), strict=True):
         if expected is not None:
             np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "layer, direct",
+    [
+        (dict(in_channels=1, out_channels=6, kernel_size=5, padding=2), True),
+        (dict(in_channels=4, out_channels=8, kernel_size=3, groups=4, padding="same"), True),
+        (dict(in_channels=1, out_channels=6, kernel_size=5, padding=2, padding_mode="reflect"),
+         True),
+        (dict(in_channels=2, out_channels=6, kernel_size=3), False),  # 2 channels per group
+        (dict(in_channels=1, out_channels=6, kernel_size=3, stride=2), False),
+        (dict(in_channels=1, out_channels=6, kernel_size=3, dilation=2), False),
+    ],
+)
+@DTYPES
+def test_conv2d_runs_one_channel_per_group_direct_on_the_cpu(layer, direct, dtype):
+    """One input channel per group at unit stride and dilation runs the direct kernels (no
+    im2col, no col2im), everything else im2col; both give PyTorch's numbers."""
+    from minicnn.backend import cpu
+
+    ours = nn.Conv2d(**layer, dtype=dtype)
+    theirs = torch.nn.Conv2d(**layer, dtype=torch_dtype(dtype))
+    theirs.weight.data, theirs.bias.data = (torch.from_numpy(p.data.copy())
+                                            for p in (ours.weight, ours.bias))
+    x = np.random.default_rng(6).standard_normal((3, layer["in_channels"], 9, 8)).astype(dtype)
+    x_torch = torch.from_numpy(x).requires_grad_()
+    with (mock.patch.object(cpu, "im2col", wraps=cpu.im2col) as im2col,
+          mock.patch.object(cpu, "direct_conv2d_forward",
+                            wraps=cpu.direct_conv2d_forward) as forward):
+        out = ours(x)
+        grad_x = ours.backward(np.ones_like(out))
+    assert (forward.call_count, im2col.call_count > 0) == ((1, False) if direct else (0, True))
+    out_torch = theirs(x_torch)
+    out_torch.sum().backward()
+    for got, expected in ((out, out_torch), (grad_x, x_torch.grad),
+                          (ours.weight.grad, theirs.weight.grad),
+                          (ours.bias.grad, theirs.bias.grad)):
+        np.testing.assert_allclose(got, expected.detach().numpy(),
+                                   rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
