@@ -143,89 +143,106 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
 
 
 # The direct convolution (unit stride and dilation; meant for one input channel per group,
-# where im2col's GEMMs would have K = kh*kw): per kernel offset (c, i, j), every output row
-# oh gets value * the input row oh + i from column j on. The loops run over an input padded
-# beforehand: with the zero border's bounds inside the loops (or runtime steps in the row
-# index) the compiler vectorized them worse, and they ran 1.5-2.5x slower.
+# where im2col's GEMMs would have K = kh*kw) runs over an input padded beforehand (H', W').
+# Its planes are walked as flat runs: output position (oh, ow) sits at p = oh*W' + ow of a
+# "wide" plane as wide as the input, whose extra columns ow >= Wo are never read, and kernel
+# offset (i, j) reads input position p + i*W' + j. So each offset is ONE contiguous
+# multiply-add over the whole plane, which the compiler vectorizes; over row by row runs of
+# Wo (28 for LeNet-5), too short for its unrolled vector loop, it ran 2-3x slower.
 
 
 @_compile
 def _direct_conv2d(padded, weight, bias, out):
-    channels = padded.shape[1]
+    channels, width = padded.shape[1], padded.shape[3]
     out_channels, group_channels, kh, kw = weight.shape
     ho, wo = out.shape[2], out.shape[3]
     per_group = out_channels // (channels // group_channels)
+    run = (ho - 1) * width + wo  # the wide plane up to its last output
+    wide = np.empty(run, dtype=out.dtype)
     for n in range(padded.shape[0]):
         for o in range(out_channels):
-            plane, first_channel = out[n, o], (o // per_group) * group_channels
-            for oh in range(ho):
-                for ow in range(wo):
-                    plane[oh, ow] = bias[o]
+            first_channel = (o // per_group) * group_channels
+            for p in range(run):
+                wide[p] = bias[o]
             for c in range(group_channels):
-                source = padded[n, first_channel + c]
+                source = padded[n, first_channel + c].reshape(-1)
                 for i in range(kh):
                     for j in range(kw):
-                        value = weight[o, c, i, j]
-                        for oh in range(ho):
-                            target, row = plane[oh], source[oh + i, j:]
-                            for t in range(wo):
-                                target[t] += value * row[t]
+                        value, shifted = weight[o, c, i, j], source[i * width + j :]
+                        for p in range(run):
+                            wide[p] += value * shifted[p]
+            for oh in range(ho):
+                row, wide_row = out[n, o, oh], wide[oh * width :]
+                for ow in range(wo):
+                    row[ow] = wide_row[ow]
+
+
+@_compile
+def _widen(grad_plane, wide, width):
+    """grad_plane (Ho, Wo) into a wide plane ``width`` wide, zeros in the extra columns."""
+    ho, wo = grad_plane.shape
+    for oh in range(ho):
+        row, grad_row = wide[oh * width :], grad_plane[oh]
+        for ow in range(wo):
+            row[ow] = grad_row[ow]
+        if oh < ho - 1:
+            for ow in range(wo, width):
+                row[ow] = 0
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _dot(a, b, size):
+    """sum of a[p] * b[p] for p < size, its additions reassociated into vector partial sums."""
+    total = a.dtype.type(0)
+    for p in range(size):
+        total += a[p] * b[p]
+    return total
 
 
 @_compile
 def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
-    channels = padded.shape[1]
+    channels, width = padded.shape[1], padded.shape[3]
     out_channels, group_channels, kh, kw = grad_weight.shape
     ho, wo = grad_out.shape[2], grad_out.shape[3]
     per_group = out_channels // (channels // group_channels)
-    # One partial sum per output column (lane), summed at the end: the lanes are independent,
-    # so the loop over a row vectorizes without reordering any float addition.
-    lanes = np.zeros((out_channels, group_channels, kh, kw, wo), dtype=grad_weight.dtype)
+    run = (ho - 1) * width + wo
+    wide = np.empty(run, dtype=grad_out.dtype)
+    grad_weight[...] = 0
     for n in range(padded.shape[0]):
         for o in range(out_channels):
-            grad_plane, first_channel = grad_out[n, o], (o // per_group) * group_channels
+            first_channel = (o // per_group) * group_channels
+            _widen(grad_out[n, o], wide, width)
             for c in range(group_channels):
-                source = padded[n, first_channel + c]
+                source = padded[n, first_channel + c].reshape(-1)
                 for i in range(kh):
                     for j in range(kw):
-                        lane = lanes[o, c, i, j]
-                        for oh in range(ho):
-                            grad_row, row = grad_plane[oh], source[oh + i, j:]
-                            for t in range(wo):
-                                lane[t] += grad_row[t] * row[t]
-    for o in range(out_channels):
-        for c in range(group_channels):
-            for i in range(kh):
-                for j in range(kw):
-                    total = grad_weight.dtype.type(0)
-                    for t in range(wo):
-                        total += lanes[o, c, i, j, t]
-                    grad_weight[o, c, i, j] = total
+                        grad_weight[o, c, i, j] += _dot(wide, source[i * width + j :], run)
 
 
 @_compile
 def _direct_conv2d_input_grad(grad_out, weight, grad_padded):
-    channels = grad_padded.shape[1]
+    channels, width = grad_padded.shape[1], grad_padded.shape[3]
     out_channels, group_channels, kh, kw = weight.shape
     ho, wo = grad_out.shape[2], grad_out.shape[3]
     per_group = out_channels // (channels // group_channels)
+    run = (ho - 1) * width + wo
+    wide = np.empty(run, dtype=grad_out.dtype)
     for n in range(grad_out.shape[0]):
         for o in range(out_channels):
-            grad_plane, first_channel = grad_out[n, o], (o // per_group) * group_channels
+            first_channel = (o // per_group) * group_channels
+            _widen(grad_out[n, o], wide, width)
             for c in range(group_channels):
-                target = grad_padded[n, first_channel + c]
+                target = grad_padded[n, first_channel + c].reshape(-1)
                 for i in range(kh):
-                    for j in range(kw):
-                        value = weight[o, c, i, j]
-                        for oh in range(ho):  # the forward's row, sent back
-                            grad_row, row = grad_plane[oh], target[oh + i, j:]
-                            for t in range(wo):
-                                row[t] += value * grad_row[t]
+                    for j in range(kw):  # the forward's run, sent back
+                        value, shifted = weight[o, c, i, j], target[i * width + j :]
+                        for p in range(run):
+                            shifted[p] += value * wide[p]
 
 
 def _padded(x, kernel: Pair, padding: Pair, out_size: Pair):
     widths = plain.window_padding(x.shape[2:], padding, kernel, (1, 1), (1, 1), out_size)
-    return np.pad(x, widths) if any(map(any, widths)) else np.ascontiguousarray(x)
+    return np.ascontiguousarray(np.pad(x, widths) if any(map(any, widths)) else x)
 
 
 def direct_conv2d_forward(x, weight, bias, padding: Pair, out_size: Pair):
