@@ -17,13 +17,15 @@ class Conv2d(SpatialModule):
     'reflect', 'replicate' or 'circular'.
 
     Memory: forward and backward unfold the batch (im2col) in chunks into a workspace of at
-    most max(4 MiB, one image's columns) (``minicnn.functional.conv.COLUMNS_BUDGET_BYTES``).
+    most max(16 MiB, one image's columns) (``minicnn.functional.conv.COLUMNS_BUDGET_BYTES``).
     Between forward and backward the layer keeps a reference to its input (a padded copy for
-    the modes other than 'zeros'), and the columns too when they fit in those 4 MiB; larger
+    the modes other than 'zeros'), and the columns too when they fit in those 16 MiB; larger
     batches recompute them from the input in backward. On the GPU the budget is 512 MiB
     (``GPU_COLUMNS_BUDGET_BYTES``): most batches are one chunk, one GEMM, and keep their
-    columns. As for Linear, changing the input array in place between forward and backward
-    changes the gradients (PyTorch raises instead).
+    columns. A layer with one input channel per group at unit stride and dilation (a grayscale
+    first layer, a depthwise convolution) runs without columns on the CPU. As for Linear,
+    changing the input array in place between forward and backward changes the gradients
+    (PyTorch raises instead).
     """
 
     def __init__(
