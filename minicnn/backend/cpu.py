@@ -8,7 +8,8 @@ They are serial and release the GIL. A Numba parallel region next to OpenBLAS's 
 made a LeNet-5 step 2.5x slower on a 2-core machine (the two thread pools fight for the
 cores), and so did splitting im2col over two Python threads right after a GEMM: OpenBLAS's
 idle workers keep spinning on the cores for a while. So the threads go to the GEMMs; the
-loops write disjoint outputs per image or plane, ready to be split across threads.
+loops write disjoint outputs per image or plane, ready to be split across threads (all but
+the direct convolution's weight gradient, which sums over the images).
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
 # The direct convolution (unit stride and dilation; meant for one input channel per group,
 # where im2col's GEMMs would have K = kh*kw) runs over an input padded beforehand (H', W').
 # Its planes are walked as flat runs: output position (oh, ow) sits at p = oh*W' + ow of a
-# "wide" plane as wide as the input, whose extra columns ow >= Wo are never read, and kernel
-# offset (i, j) reads input position p + i*W' + j. So each offset is ONE contiguous
-# multiply-add over the whole plane, which the compiler vectorizes; over row by row runs of
-# Wo (28 for LeNet-5), too short for its unrolled vector loop, it ran 2-3x slower.
+# "wide" plane as wide as the input, and kernel offset (i, j) reads input position
+# p + i*W' + j. So each offset is ONE contiguous multiply-add over the whole plane, which the
+# compiler vectorizes; over row by row runs of Wo (28 for LeNet-5), too short for its
+# unrolled vector loop, it ran 2-3x slower. The wide plane's extra columns ow >= Wo hold
+# garbage in the forward (never copied out) and zeros in the backward (``_widen``), where
+# they meet input entries wrapped around a row's edge: 0 * inf would be NaN, so a plane
+# holding an inf or NaN takes its weight gradient row by row (PyTorch's numbers).
 
 
 @_compile
@@ -190,6 +194,8 @@ def _widen(grad_plane, wide, width):
                 row[ow] = 0
 
 
+# Its own flags: reassociation lets the compiler keep vector partial sums (no other kernel
+# may reorder float additions).
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _dot(a, b, size):
     """sum of a[p] * b[p] for p < size, its additions reassociated into vector partial sums."""
@@ -207,6 +213,14 @@ def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
     per_group = out_channels // (channels // group_channels)
     run = (ho - 1) * width + wo
     wide = np.empty(run, dtype=grad_out.dtype)
+    finite = np.empty((padded.shape[0], channels), dtype=np.bool_)
+    for n in range(padded.shape[0]):
+        for c in range(channels):
+            plane = padded[n, c].reshape(-1)
+            bad = False
+            for p in range(plane.size):
+                bad |= plane[p] - plane[p] != 0  # inf - inf and NaN - NaN are NaN
+            finite[n, c] = not bad
     grad_weight[...] = 0
     for n in range(padded.shape[0]):
         for o in range(out_channels):
@@ -216,7 +230,13 @@ def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
                 source = padded[n, first_channel + c].reshape(-1)
                 for i in range(kh):
                     for j in range(kw):
-                        grad_weight[o, c, i, j] += _dot(wide, source[i * width + j :], run)
+                        shifted = source[i * width + j :]
+                        if finite[n, first_channel + c]:
+                            grad_weight[o, c, i, j] += _dot(wide, shifted, run)
+                            continue
+                        for oh in range(ho):  # the valid columns only
+                            start = oh * width
+                            grad_weight[o, c, i, j] += _dot(wide[start:], shifted[start:], wo)
 
 
 @_compile
@@ -264,13 +284,16 @@ def direct_conv2d_weight_grad(x, grad_out, weight_shape: tuple, padding: Pair):
 
 def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
     """Numba twin of ``plain.direct_conv2d_input_grad``."""
+    if not np.isfinite(weight).all():  # 0 * inf in the wide plane's extra columns: see above
+        return plain.direct_conv2d_input_grad(grad_out, weight, in_shape, padding)
     _, _, height, width = plain.window_padding(
         in_shape[2:], padding, weight.shape[2:], (1, 1), (1, 1), grad_out.shape[2:])
     n, channels, h, w = in_shape
     grad_padded = np.zeros((n, channels, h + sum(height), w + sum(width)), grad_out.dtype)
     _direct_conv2d_input_grad(np.ascontiguousarray(grad_out), np.ascontiguousarray(weight),
                               grad_padded)
-    return grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+    return np.ascontiguousarray(
+        grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
 
 
 @_compile

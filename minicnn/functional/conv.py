@@ -182,7 +182,6 @@ def conv2d_backward(grad_out, cache: Conv2dCache, input_grad: bool = True):
 def _direct_backward(grad_out, cache: Conv2dCache, input_grad: bool):
     """(grad_source, grad_weight, grad_bias) of a direct forward."""
     direct = kernels(grad_out)
-    grad_out = np.ascontiguousarray(grad_out)
     zero_pads = cache.windows[2]
     grad_weight = direct.direct_conv2d_weight_grad(cache.source, grad_out, cache.weight.shape,
                                                    zero_pads)

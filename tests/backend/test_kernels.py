@@ -109,41 +109,55 @@ def test_col2im_twins_match_torch_fold(case, layout, seed, dtype):
 
 @st.composite
 def direct_conv_cases(draw):
-    """Unit-stride convolutions with 1-2 input channels per group, zero padding up to past the
-    kernel (whole windows in the border), as (x shape, weight shape, padding, output size)."""
+    """Unit-stride convolutions with 1-2 input channels per group and zero padding up to past
+    the kernel (whole windows in the border), the bottom and right one wider by 0 or 1 (as
+    'same' pads an even kernel), as (x shape, weight shape, (top, left) padding, out size)."""
     groups, group_channels = draw(st.integers(1, 3)), draw(st.sampled_from([1, 1, 2]))
-    kernel, padding = draw(pair_of(1, 5)), draw(pair_of(0, 5))
-    size = tuple(max(1, k - 2 * p) + draw(st.integers(0, 6))
-                 for k, p in zip(kernel, padding, strict=True))
-    out_size = tuple(n + 2 * p - k + 1 for n, k, p in zip(size, kernel, padding, strict=True))
+    kernel, padding, extra = draw(pair_of(1, 5)), draw(pair_of(0, 5)), draw(pair_of(0, 1))
+    size = tuple(max(1, k - 2 * p - e) + draw(st.integers(0, 6))
+                 for k, p, e in zip(kernel, padding, extra, strict=True))
+    out_size = tuple(n + 2 * p + e - k + 1
+                     for n, k, p, e in zip(size, kernel, padding, extra, strict=True))
     shape = (draw(st.integers(0, 3)), groups * group_channels, *size)
     weight_shape = (groups * draw(st.integers(1, 3)), group_channels, *kernel)
     return shape, weight_shape, padding, out_size
 
 
 @given(case=direct_conv_cases(), layout=layouts(), seed=st.integers(0, 2**16),
-       bias=st.booleans())
+       bias=st.booleans(), planted=st.sampled_from([None, None, np.inf, -np.inf, np.nan]),
+       planted_in=st.sampled_from(["x", "weight", "grad_out"]))
 @DTYPES
-def test_direct_conv2d_twins_match_torch(case, layout, seed, bias, dtype):
+def test_direct_conv2d_twins_match_torch(case, layout, seed, bias, planted, planted_in, dtype):
+    """Forward and both gradients of the direct convolution, cpu and plain, against torch;
+    an inf or NaN planted in one of the arrays must spread as in torch, no further."""
     shape, weight_shape, padding, out_size = case
     rng = np.random.default_rng(seed)
-    x, weight, grad_out = (rng.standard_normal(s).astype(dtype)
-                           for s in (shape, weight_shape, (shape[0], weight_shape[0], *out_size)))
+    arrays = {name: rng.standard_normal(s).astype(dtype) for name, s in
+              (("x", shape), ("weight", weight_shape),
+               ("grad_out", (shape[0], weight_shape[0], *out_size)))}
+    if planted is not None and arrays[planted_in].size:
+        arrays[planted_in].reshape(-1)[rng.integers(arrays[planted_in].size)] = planted
+    x, weight, grad_out = arrays["x"], arrays["weight"], arrays["grad_out"]
     b = rng.standard_normal(weight_shape[0]).astype(dtype) if bias else None
     groups = shape[1] // weight_shape[1]
     x_torch, w_torch = (torch.from_numpy(a).requires_grad_() for a in (x, weight))
+    padded = torch.nn.functional.pad(x_torch, (padding[1], out_size[1] + weight_shape[3] - 1
+                                               - shape[3] - padding[1], padding[0],
+                                               out_size[0] + weight_shape[2] - 1 - shape[2]
+                                               - padding[0]))
     out_torch = torch.nn.functional.conv2d(
-        x_torch, w_torch, None if b is None else torch.from_numpy(b), padding=padding,
-        groups=groups)
+        padded, w_torch, None if b is None else torch.from_numpy(b), groups=groups)
     out_torch.backward(torch.from_numpy(grad_out))
     results = {}
     for kernels in (cpu, plain):
-        x_in, grad_in = make_array(x, layout), make_array(grad_out, layout)
-        results[kernels] = (
-            kernels.direct_conv2d_forward(x_in, make_array(weight, layout), b, padding, out_size),
-            kernels.direct_conv2d_weight_grad(x_in, grad_in, weight_shape, padding),
-            kernels.direct_conv2d_input_grad(grad_in, weight, shape, padding),
-        )
+        x_in, w_in, grad_in = (make_array(a, layout) for a in (x, weight, grad_out))
+        b_in = None if b is None else make_array(b, layout)
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, planted on purpose
+            results[kernels] = (
+                kernels.direct_conv2d_forward(x_in, w_in, b_in, padding, out_size),
+                kernels.direct_conv2d_weight_grad(x_in, grad_in, weight_shape, padding),
+                kernels.direct_conv2d_input_grad(grad_in, w_in, shape, padding),
+            )
         for result, expected, what in zip(
                 results[kernels], (out_torch.detach(), w_torch.grad, x_torch.grad),
                 ("forward", "weight_grad", "input_grad"), strict=True):
