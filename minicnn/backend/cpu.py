@@ -156,12 +156,17 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
 
 
 @_compile
+def _wide_layout(in_shape, weight_shape, out_shape):
+    """(outputs per group, the wide run's length (Ho-1)*W' + Wo) of a direct convolution."""
+    groups = in_shape[1] // weight_shape[1]
+    return weight_shape[0] // groups, (out_shape[2] - 1) * in_shape[3] + out_shape[3]
+
+
+@_compile
 def _direct_conv2d(padded, weight, bias, out):
-    channels, width = padded.shape[1], padded.shape[3]
-    out_channels, group_channels, kh, kw = weight.shape
+    width, (out_channels, group_channels, kh, kw) = padded.shape[3], weight.shape
     ho, wo = out.shape[2], out.shape[3]
-    per_group = out_channels // (channels // group_channels)
-    run = (ho - 1) * width + wo  # the wide plane up to its last output
+    per_group, run = _wide_layout(padded.shape, weight.shape, out.shape)
     wide = np.empty(run, dtype=out.dtype)
     for n in range(padded.shape[0]):
         for o in range(out_channels):
@@ -210,8 +215,7 @@ def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
     channels, width = padded.shape[1], padded.shape[3]
     out_channels, group_channels, kh, kw = grad_weight.shape
     ho, wo = grad_out.shape[2], grad_out.shape[3]
-    per_group = out_channels // (channels // group_channels)
-    run = (ho - 1) * width + wo
+    per_group, run = _wide_layout(padded.shape, grad_weight.shape, grad_out.shape)
     wide = np.empty(run, dtype=grad_out.dtype)
     finite = np.empty((padded.shape[0], channels), dtype=np.bool_)
     for n in range(padded.shape[0]):
@@ -241,11 +245,8 @@ def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
 
 @_compile
 def _direct_conv2d_input_grad(grad_out, weight, grad_padded):
-    channels, width = grad_padded.shape[1], grad_padded.shape[3]
-    out_channels, group_channels, kh, kw = weight.shape
-    ho, wo = grad_out.shape[2], grad_out.shape[3]
-    per_group = out_channels // (channels // group_channels)
-    run = (ho - 1) * width + wo
+    width, (out_channels, group_channels, kh, kw) = grad_padded.shape[3], weight.shape
+    per_group, run = _wide_layout(grad_padded.shape, weight.shape, grad_out.shape)
     wide = np.empty(run, dtype=grad_out.dtype)
     for n in range(grad_out.shape[0]):
         for o in range(out_channels):
