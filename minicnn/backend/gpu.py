@@ -457,6 +457,11 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
     return grad_in.astype(grad_out.dtype, copy=False)
 
 
+def relu_forward(x, out=None):
+    """The plain twin: CuPy's maximum is one kernel already."""
+    return plain.relu_forward(x, out)
+
+
 def relu_backward(grad_out, out):
     """CUDA twin of ``plain.relu_backward``: grad_x = 0 where out <= 0, else grad_out, in one
     pass."""

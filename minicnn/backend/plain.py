@@ -245,6 +245,11 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
     return grad_in.reshape(n, c, h, w)
 
 
+def relu_forward(x, out=None):
+    """y = max(x, 0), NaN staying NaN; ``out`` receives y if given (it may be ``x``)."""
+    return array_module(x).maximum(x, 0, out=out)
+
+
 def relu_backward(grad_out, out):
     """grad_x = grad_out where y > 0, else 0 (PyTorch's rule: zero exactly where y <= 0, so a
     NaN output passes its gradient)."""

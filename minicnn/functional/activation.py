@@ -10,8 +10,7 @@ from minicnn.backend import array_module, kernels
 
 def relu_forward(x, inplace: bool = False):
     """y = max(x, 0); NaN stays NaN. ``inplace`` writes y into x."""
-    xp = array_module(x)
-    out = xp.maximum(x, 0, out=x if inplace else None)
+    out = kernels(x).relu_forward(x, out=x if inplace else None)
     return out, out
 
 

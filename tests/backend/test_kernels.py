@@ -358,6 +358,33 @@ def test_window_mean_backward_twins(case, layout, seed, dtype):
     np.testing.assert_array_equal(grad_out, values)
 
 
+# --- ReLU ------------------------------------------------------------------------------------
+
+
+@given(
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=4).map(tuple),
+    layout=layouts(),
+    seed=st.integers(0, 2**16),
+    in_place=st.booleans(),
+)
+@DTYPES
+def test_relu_forward_twins_match_torch(shape, layout, seed, in_place, dtype):
+    """Zeros of both signs, NaN and infinities among the inputs: y = max(x, 0), NaN staying
+    NaN, into a new array or, given ``out=x``, into the input."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -1.0], dtype)
+    values = np.where(rng.random(shape) < 0.3, rng.choice(special, shape),
+                      rng.standard_normal(shape)).astype(dtype)
+    expected = torch.relu(torch.from_numpy(values)).numpy()
+    for kernels in (cpu, plain):
+        x = make_array(values, layout)
+        result = kernels.relu_forward(x, out=x if in_place else None)
+        assert result.dtype == dtype and result.shape == shape, kernels.__name__
+        np.testing.assert_array_equal(result, expected, err_msg=kernels.__name__)
+        np.testing.assert_array_equal(x, expected if in_place else values,
+                                      err_msg=kernels.__name__)
+
+
 # --- ReLU backward ---------------------------------------------------------------------------
 
 
