@@ -426,9 +426,10 @@ def max_pool2d_backward(grad_out, indices, in_size: Pair):
 
 @_compile
 def _relu(x, out):
+    zero = x.dtype.type(0)  # typed: both branches stay in x's dtype
     for k in range(x.size):
         value = x[k]
-        out[k] = 0 if value < 0 else value  # NaN and -0.0 stay, as in torch.relu
+        out[k] = zero if value < 0 else value  # NaN and -0.0 stay, as in torch.relu
 
 
 def relu_forward(x, out=None):
@@ -445,8 +446,9 @@ def relu_forward(x, out=None):
 
 @_compile
 def _relu_backward(grad_out, out, grad_x):
+    zero = grad_x.dtype.type(0)  # typed, as in _relu
     for k in range(grad_out.size):
-        grad_x[k] = 0 if out[k] <= 0 else grad_out[k]
+        grad_x[k] = zero if out[k] <= 0 else grad_out[k]
 
 
 def relu_backward(grad_out, out):
