@@ -297,6 +297,180 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
         grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
 
 
+# --- Winograd F(2x2, 3x3): the transforms of plain.py, one whole plane per loop ---------------
+# Entry (k, m) of a transformed tile, L d R^T with L and R holding 0 and +-1, sums a few +-1
+# multiples of the tile's entries. Entry (r, s) of every tile of a plane is read from one of
+# four "parity planes" of it, q[r % 2][s % 2][i][j] = padded[2*i + r % 2][2*j + s % 2], laid
+# out wide like the tiles (tw_n + 1 columns) and shifted by (r // 2, s // 2): so each
+# transformed entry is ONE vectorized loop over a plane's tiles, reading contiguous runs.
+# The loops index flat arrays at unsigned offsets: Numba then adds no negative-index
+# wrap-around and makes no views (each view costs two atomic reference counts, which took
+# more time than a 272-tile loop itself).
+
+_unsigned = np.uint64
+
+
+def _nonzero_terms(left, right) -> np.ndarray:
+    """(16, 4, 3): for each entry (k, m) of left @ d @ right.T, its terms
+    left[k, r] * right[m, s] * d[r, s] as (r, s, sign), the nonzero ones first; the rest have
+    sign 0."""
+    terms = np.zeros((16, 4, 3), dtype=np.int64)
+    for k in range(4):
+        for m in range(4):
+            nonzero = [(r, s, left[k, r] * right[m, s]) for r in range(left.shape[1])
+                       for s in range(right.shape[1]) if left[k, r] * right[m, s]]
+            terms[4 * k + m, : len(nonzero)] = nonzero
+    return terms
+
+
+_INPUT_TERMS = _nonzero_terms(plain.WINOGRAD_BT, plain.WINOGRAD_BT)  # four terms each
+_GRADIENT_TERMS = _nonzero_terms(plain.WINOGRAD_AT.T, plain.WINOGRAD_AT.T)  # one, two or four
+# Row a of A^T M (and of (A^T M) A's transpose) sums three rows k of M with signs: (k, sign).
+_OUTPUT_TERMS = np.array([[(k, sign) for k, sign in enumerate(row) if sign]
+                          for row in plain.WINOGRAD_AT])
+
+
+@_compile
+def _parity_planes(x, n, c, q, rows, width, top, left):
+    """q (2, 2, rows, width), flat <- plane x[n, c] at (top, left) in a zero border, split by
+    the parity of the padded row and column; what lies past q's extent is dropped."""
+    h, w = x.shape[2], x.shape[3]
+    flat, plane = x.reshape(-1), ((n * x.shape[1] + c) * h) * w
+    q[:] = 0
+    for r in range(min(h, 2 * rows - top)):
+        i, row_parity = (r + top) // 2, (r + top) % 2
+        for column_parity in range(2):
+            first = (column_parity - left) % 2  # the first column with that padded parity
+            j = (first + left) // 2
+            count = max(0, min((w - first + 1) // 2, width - j))
+            target = _unsigned(((row_parity * 2 + column_parity) * rows + i) * width + j)
+            source = _unsigned(plane + r * w + first)
+            for t in range(_unsigned(count)):
+                q[target + t] = flat[source + 2 * t]
+
+
+@_compile
+def _term_offsets(terms, rows, width):
+    """Where each term (r, s, sign) reads in flat parity planes (rows x width each), and its
+    sign in the planes' dtype: (16, 4) each."""
+    offsets = np.empty((16, 4), dtype=np.uint64)
+    for km in range(16):
+        for t in range(4):
+            r, s = terms[km, t, 0], terms[km, t, 1]
+            offsets[km, t] = ((2 * (r % 2) + s % 2) * rows + r // 2) * width + s // 2
+    return offsets, terms[:, :, 2]
+
+
+@_compile
+def _combine(target, start, planes, offsets, signs, count):
+    """target[start + p] = the sum over four terms of signs[t] * planes[offsets[t] + p]."""
+    a, b, c, d = offsets[0], offsets[1], offsets[2], offsets[3]
+    sign = target.dtype.type  # typed: a float64 sign would make the sums float64
+    sa, sb, sc, sd = sign(signs[0]), sign(signs[1]), sign(signs[2]), sign(signs[3])
+    start = _unsigned(start)
+    for p in range(_unsigned(count)):
+        target[start + p] = sa * planes[a + p] + sb * planes[b + p] + sc * planes[c + p] + (
+            sd * planes[d + p])
+
+
+@_compile
+def _winograd_tiles(x, out, top, left, th_n, tw_n, rows, terms):
+    """out (16, C, N*th_n*(tw_n + 1)) <- the 16 sums of ``terms`` over every tile of x; a
+    parity plane holds ``rows`` rows of tw_n + 1."""
+    n_images, channels = x.shape[0], x.shape[1]
+    width = tw_n + 1
+    per_image, tiles = th_n * width, out.shape[2]
+    q = np.empty(4 * rows * width, dtype=x.dtype)
+    offsets, signs = _term_offsets(terms, rows, width)
+    flat = out.reshape(-1)
+    for c in range(channels):  # image after image along each of the channel's rows of out
+        for n in range(n_images):
+            _parity_planes(x, n, c, q, rows, width, top, left)
+            for km in range(16):
+                start = (km * channels + c) * tiles + n * per_image
+                _combine(flat, start, q, offsets[km], signs[km], per_image)
+
+
+@_compile
+def _zero_extra_column(out, th_n, tw_n):
+    """Zero each tile row's extra column of a wide (16, C, N*th_n*(tw_n + 1))."""
+    flat = out.reshape(-1)
+    for first in range(0, flat.size, tw_n + 1):
+        flat[first + tw_n] = 0
+
+
+@_compile
+def _sum3(target, start, source, a, b, c, signs, shift, count):
+    """target[start + p] = source at a + p, b + p and c + p times ``signs``, summed, plus
+    shift."""
+    sign = target.dtype.type  # typed, as in _combine
+    sa, sb, sc = sign(signs[0]), sign(signs[1]), sign(signs[2])
+    a, b, c, start = _unsigned(a), _unsigned(b), _unsigned(c), _unsigned(start)
+    for p in range(_unsigned(count)):
+        target[start + p] = sa * source[a + p] + sb * source[b + p] + sc * source[c + p] + shift
+
+
+@_compile
+def _winograd_output(m, bias, out, terms):
+    n_images, channels, ho, wo = out.shape
+    width, tiles = (wo + 1) // 2 + 1, m.shape[2]
+    per_image = tiles // n_images
+    rows, signs = terms[:, :, 0], terms[:, :, 1]
+    flat, out_flat = m.reshape(-1), out.reshape(-1)
+    columns = np.empty(4 * tiles, dtype=m.dtype)  # a row a of A^T M: entry j at row j
+    blocks = np.empty(4 * tiles, dtype=m.dtype)  # A^T M A: entry (a, b) at row 2a + b
+    zeros = np.zeros(ho * wo, dtype=m.dtype)
+    zero = m.dtype.type(0)
+    finite = True
+    for o in range(channels):  # all the images' tiles at once: long runs along m's rows
+        for a in range(2):
+            for j in range(4):
+                k0, k1, k2 = ((4 * rows[a] + j) * channels + o) * tiles
+                _sum3(columns, j * tiles, flat, k0, k1, k2, signs[a], zero, tiles)
+            for b in range(2):
+                j0, j1, j2 = rows[b] * tiles
+                _sum3(blocks, (2 * a + b) * tiles, columns, j0, j1, j2, signs[b], bias[o],
+                      tiles)
+        for n in range(n_images):
+            plane = (n * channels + o) * ho * wo
+            for h in range(ho):
+                target = _unsigned(plane + h * wo)
+                even = _unsigned(2 * (h % 2) * tiles + n * per_image + (h // 2) * width)
+                odd = even + _unsigned(tiles)
+                for tw in range(_unsigned(wo // 2)):
+                    out_flat[target + 2 * tw] = blocks[even + tw]
+                    out_flat[target + 2 * tw + 1] = blocks[odd + tw]
+                if wo % 2:
+                    out_flat[target + wo - 1] = blocks[even + wo // 2]
+            finite &= _dot(out_flat[plane:], zeros, ho * wo) == 0  # 0 * inf and NaN: NaN
+    return finite
+
+
+def winograd_input_transform(x, padding: Pair, out_size: Pair, out):
+    """Numba twin of ``plain.winograd_input_transform``."""
+    th_n, tw_n = plain.winograd_tiles(out_size)
+    # Each parity plane has a spare row: the extra columns' runs read one row past the tiles.
+    _winograd_tiles(np.ascontiguousarray(x), out, padding[0], padding[1], th_n, tw_n,
+                    th_n + 2, _INPUT_TERMS)
+    _zero_extra_column(out, th_n, tw_n)
+    return out
+
+
+def winograd_output_transform(m, bias, out) -> bool:
+    """Numba twin of ``plain.winograd_output_transform``."""
+    bias = np.zeros(out.shape[1], m.dtype) if bias is None else np.ascontiguousarray(bias)
+    return _winograd_output(m, bias, out, _OUTPUT_TERMS)
+
+
+def winograd_gradient_transform(grad_out, out):
+    """Numba twin of ``plain.winograd_gradient_transform``."""
+    th_n, tw_n = plain.winograd_tiles(grad_out.shape[2:])
+    # The gradient's parity planes keep their extra column zero: so do the sums.
+    _winograd_tiles(np.ascontiguousarray(grad_out), out, 0, 0, th_n, tw_n, th_n,
+                    _GRADIENT_TERMS)
+    return out
+
+
 @_compile
 def _window_max(plane, h_start, h_end, dh, w_start, w_end, dw):
     """(max, flat index) over one window of a (H, W) plane, PyTorch's rule for ties (first

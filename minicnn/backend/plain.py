@@ -187,6 +187,87 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
     return grad_padded[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
 
 
+# --- Winograd F(2x2, 3x3) -------------------------------------------------------------------
+# A 3x3 convolution at unit stride computes each 2x2 block of its output (a "tile") from the
+# 4x4 input patch d under it, as out_tile = A^T [(G g G^T) * (B^T d B)] A: g is the 3x3
+# kernel, * elementwise. Summed over the input channels, the 16 entries of the transformed
+# patch become 16 matrix products (O, C) @ (C, tiles), with 16 multiplies a tile and channel
+# pair where the plain sum has 36. The transforms only add and subtract (B and A hold 0 and
+# +-1) or halve (G).
+#
+# Transformed tiles lie "wide": the 16 entries of tile (th, tw) of image n at column
+# (n*th_n + th)*(tw_n + 1) + tw of a (16, channels, N*th_n*(tw_n + 1)) array, entry (k, m) of
+# the 4x4 at row 4*k + m. Column tw_n of each tile row is an extra zero: the Numba twins run
+# their loops across whole planes, row boundaries included.
+WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+
+
+def winograd_tiles(out_size: Pair) -> Pair:
+    """(rows, columns) of the 2x2 tiles covering an output of ``out_size``."""
+    return (out_size[0] + 1) // 2, (out_size[1] + 1) // 2
+
+
+def _to_wide(tiles, out):
+    """(N, C, th_n, tw_n, 4, 4) tiles into ``out``, the wide (16, C, N*th_n*(tw_n + 1))."""
+    n, channels, th_n, tw_n = tiles.shape[:4]
+    wide = out.reshape(16, channels, n, th_n, tw_n + 1)
+    wide[..., tw_n] = 0
+    wide[..., :tw_n] = tiles.transpose(4, 5, 1, 0, 2, 3).reshape(16, channels, n, th_n, tw_n)
+    return out
+
+
+def winograd_input_transform(x, padding: Pair, out_size: Pair, out):
+    """(N, C, H, W) -> ``out`` (16, C, N*th_n*(tw_n + 1)): each tile's patch d as B^T d B.
+
+    The patch of tile (th, tw) holds rows 2*th - top ... + 3 and columns 2*tw - left ... + 3
+    of x, zero outside it; ``padding`` is (top, left), ``out_size`` the convolution's
+    (Ho, Wo). Input past the last tile is not read.
+    """
+    xp = array_module(x)
+    n, channels, h, w = x.shape
+    th_n, tw_n = winograd_tiles(out_size)
+    top, left = padding
+    rows, cols = min(h, 2 * th_n + 2 - top), min(w, 2 * tw_n + 2 - left)
+    padded = xp.zeros((n, channels, 2 * th_n + 2, 2 * tw_n + 2), dtype=x.dtype)
+    padded[:, :, top : top + rows, left : left + cols] = x[:, :, :rows, :cols]
+    patches = xp.empty((n, channels, th_n, tw_n, 4, 4), dtype=x.dtype)
+    for r in range(4):
+        for s in range(4):
+            patches[..., r, s] = padded[:, :, r : r + 2 * th_n : 2, s : s + 2 * tw_n : 2]
+    bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
+    return _to_wide(bt @ patches @ bt.T, out)
+
+
+def winograd_output_transform(m, bias, out) -> bool:
+    """Wide (16, O, N*th_n*(tw_n + 1)) -> ``out`` (N, O, Ho, Wo): each tile's 2x2 outputs
+    A^T M A, plus ``bias`` (O,) unless None. Returns whether every output is finite."""
+    xp = array_module(m)
+    n, channels, ho, wo = out.shape
+    th_n, tw_n = winograd_tiles((ho, wo))
+    tiles = m.reshape(4, 4, channels, n, th_n, tw_n + 1)[..., :tw_n].transpose(3, 2, 4, 5, 0, 1)
+    at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
+    blocks = (at @ tiles @ at.T).transpose(0, 1, 2, 4, 3, 5)  # (N, O, th_n, 2, tw_n, 2)
+    out[...] = blocks.reshape(n, channels, 2 * th_n, 2 * tw_n)[:, :, :ho, :wo]
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
+    return bool(xp.isfinite(out).all())
+
+
+def winograd_gradient_transform(grad_out, out):
+    """(N, O, Ho, Wo) -> ``out`` (16, O, N*th_n*(tw_n + 1)): each tile's 2x2 gradient y as
+    A y A^T (zero past Ho and Wo), the adjoint of the output transform."""
+    xp = array_module(grad_out)
+    n, channels, ho, wo = grad_out.shape
+    th_n, tw_n = winograd_tiles((ho, wo))
+    padded = xp.zeros((n, channels, 2 * th_n, 2 * tw_n), dtype=grad_out.dtype)
+    padded[:, :, :ho, :wo] = grad_out
+    blocks = padded.reshape(n, channels, th_n, 2, tw_n, 2).transpose(0, 1, 2, 4, 3, 5)
+    a = xp.asarray(WINOGRAD_AT.T, dtype=grad_out.dtype)
+    return _to_wide(a @ blocks @ a.T, out)
+
+
 def max_pool2d_forward(
     x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair
 ):
