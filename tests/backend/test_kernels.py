@@ -166,6 +166,59 @@ def test_direct_conv2d_twins_match_torch(case, layout, seed, bias, planted, plan
         assert_close(ours, twin, dtype, "direct convolution: cpu against plain")
 
 
+# --- Winograd transforms --------------------------------------------------------------------
+
+
+@st.composite
+def winograd_tile_cases(draw):
+    """(x shape, (top, left) zero border, output size): tiles over any output of at least
+    1x1, the input possibly past the last tile or short of it (zeros read there)."""
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *draw(pair_of(1, 9)))
+    return shape, draw(pair_of(0, 2)), draw(pair_of(1, 9))
+
+
+@given(case=winograd_tile_cases(), layout=layouts(), seed=st.integers(0, 2**16),
+       bias=st.booleans(), planted=st.sampled_from([None, None, np.inf, -np.inf, np.nan]))
+@DTYPES
+def test_winograd_transforms_twins(case, layout, seed, bias, planted, dtype):
+    """The three transforms, cpu against plain, over the whole wide layout (each tile row's
+    extra column zero); the output transform's flag says whether every output is finite. (An
+    inf planted in M spreads differently: the plain twin's matrix products multiply it by
+    the zeros of A^T too.)"""
+    shape, padding, out_size = case
+    rng = np.random.default_rng(seed)
+    th_n, tw_n = plain.winograd_tiles(out_size)
+    tiles = shape[0] * th_n * (tw_n + 1)
+    x = rng.standard_normal(shape).astype(dtype)
+    grad_out = rng.standard_normal((shape[0], shape[1], *out_size)).astype(dtype)
+    m = rng.standard_normal((16, shape[1], tiles)).astype(dtype)
+    if planted is not None:
+        m.reshape(-1)[rng.integers(m.size)] = planted
+    b = rng.standard_normal(shape[1]).astype(dtype) if bias else None
+    results = {}
+    for kernels in (cpu, plain):
+        x_in, grad_in = make_array(x, layout), make_array(grad_out, layout)
+        out = np.empty((shape[0], shape[1], *out_size), dtype)
+        with np.errstate(invalid="ignore"):
+            finite = kernels.winograd_output_transform(m, b, out)
+        results[kernels] = (
+            kernels.winograd_input_transform(x_in, padding, out_size,
+                                             np.full((16, shape[1], tiles), np.nan, dtype)),
+            kernels.winograd_gradient_transform(grad_in,
+                                                np.full((16, shape[1], tiles), np.nan, dtype)),
+            out,
+        )
+        assert finite == bool(np.isfinite(out).all()), kernels.__name__
+    for ours, twin, what in zip(results[cpu], results[plain], ("input", "gradient", "output"),
+                                strict=True):
+        if what == "output" and planted is not None:
+            continue  # the inf spreads differently, as said above
+        assert_close(ours, twin, dtype, f"winograd {what} transform: cpu against plain")
+    for wide in results[cpu][:2]:
+        extra = wide.reshape(16, shape[1], shape[0], th_n, tw_n + 1)[..., tw_n]
+        assert not extra.any(), "the extra tile column is not zero"
+
+
 # --- max pooling -----------------------------------------------------------------------------
 
 

@@ -290,3 +290,61 @@ def test_conv2d_runs_one_channel_per_group_direct_on_the_cpu(layer, direct, dtyp
                           (ours.bias.grad, theirs.bias.grad)):
         np.testing.assert_allclose(got, expected.detach().numpy(),
                                    rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "layer, winograd",
+    [
+        (dict(in_channels=32, out_channels=32, kernel_size=3, padding=1), True),
+        (dict(in_channels=32, out_channels=40, kernel_size=3, padding="same",
+              padding_mode="circular"), True),
+        (dict(in_channels=33, out_channels=32, kernel_size=3, padding=(2, 0), bias=False), True),
+        (dict(in_channels=31, out_channels=32, kernel_size=3, padding=1), False),
+        (dict(in_channels=32, out_channels=31, kernel_size=3, padding=1), False),
+        (dict(in_channels=32, out_channels=32, kernel_size=3, padding=3), False),
+        (dict(in_channels=32, out_channels=32, kernel_size=3, stride=2), False),
+        (dict(in_channels=32, out_channels=32, kernel_size=3, dilation=2), False),
+        (dict(in_channels=64, out_channels=64, kernel_size=3, groups=2), False),
+        (dict(in_channels=32, out_channels=32, kernel_size=(3, 5)), False),
+    ],
+)
+@DTYPES
+def test_conv2d_runs_3x3_over_many_channels_as_winograd_on_the_cpu(layer, winograd, dtype):
+    """A 3x3 kernel at unit stride and dilation, one group, >= 32 channels in and out and a
+    zero border of at most 2 runs Winograd's F(2x2, 3x3) (no im2col), in chunks as small as
+    one image; everything else im2col. Both give PyTorch's numbers."""
+    ours = nn.Conv2d(**layer, dtype=dtype)
+    theirs = torch.nn.Conv2d(**layer, dtype=torch_dtype(dtype))
+    x = np.random.default_rng(7).standard_normal((3, layer["in_channels"], 9, 8)).astype(dtype)
+    with (columns_budget(1), mock.patch.object(conv_functional, "_column_chunks",
+                                               wraps=conv_functional._column_chunks) as im2col):
+        compare_with_torch(ours, theirs, x, seed=7)
+    assert (im2col.call_count == 0) == winograd
+
+
+@pytest.mark.parametrize("planted_in", ["x", "grad_out"])
+@pytest.mark.parametrize("planted", [np.inf, -np.inf, np.nan])
+def test_conv2d_winograd_leaves_inf_and_nan_to_im2col(planted_in, planted):
+    """An inf spreads through Winograd's whole tile (inf - inf = NaN): with one in the input
+    or the output gradient, Conv2d computes that pass over im2col and gives PyTorch's
+    infinities and NaNs where PyTorch has them."""
+    layer = dict(in_channels=32, out_channels=32, kernel_size=3, padding=1)
+    ours, theirs = nn.Conv2d(**layer, dtype=np.float64), torch.nn.Conv2d(**layer).double()
+    theirs.weight.data, theirs.bias.data = (torch.from_numpy(p.data.copy())
+                                            for p in (ours.weight, ours.bias))
+    rng = np.random.default_rng(8)
+    x, grad = rng.standard_normal((2, 32, 6, 6)), rng.standard_normal((2, 32, 6, 6))
+    (x if planted_in == "x" else grad)[1, 3, 2, 4] = planted
+    x_torch = torch.from_numpy(x).requires_grad_()
+    out_torch = theirs(x_torch)
+    out_torch.backward(torch.from_numpy(grad))
+    with (np.errstate(invalid="ignore"),
+          mock.patch.object(conv_functional, "_column_chunks",
+                            wraps=conv_functional._column_chunks) as im2col):
+        out = ours(x)
+        grad_x = ours.backward(grad)
+    assert im2col.call_count == (2 if planted_in == "x" else 1)  # forward and/or backward
+    for got, expected in ((out, out_torch), (grad_x, x_torch.grad),
+                          (ours.weight.grad, theirs.weight.grad),
+                          (ours.bias.grad, theirs.bias.grad)):
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
