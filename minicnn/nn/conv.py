@@ -23,9 +23,12 @@ class Conv2d(SpatialModule):
     batches recompute them from the input in backward. On the GPU the budget is 512 MiB
     (``GPU_COLUMNS_BUDGET_BYTES``): most batches are one chunk, one GEMM, and keep their
     columns. A layer with one input channel per group at unit stride and dilation (a grayscale
-    first layer, a depthwise convolution) runs without columns on the CPU. As for Linear,
-    changing the input array in place between forward and backward changes the gradients
-    (PyTorch raises instead).
+    first layer, a depthwise convolution) runs without columns on the CPU; a 3x3 layer at unit
+    stride and dilation with one group, at least 32 channels in and out and a zero border of
+    at most 2 runs as Winograd's F(2x2, 3x3) on the CPU, its transformed tiles within the same
+    budget (``minicnn.functional.winograd``; an inf or NaN sends that pass to im2col). As for
+    Linear, changing the input array in place between forward and backward changes the
+    gradients (PyTorch raises instead).
     """
 
     def __init__(
