@@ -210,6 +210,17 @@ def _dot(a, b, size):
     return total
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _all_finite(a, size) -> bool:
+    """Whether a[:size] holds no inf or NaN: 0 * inf and NaN are NaN, and NaN stays in the sum
+    (vector partial sums, as in ``_dot``)."""
+    zero = a.dtype.type(0)  # typed: a bare 0 would make the sum float64
+    probe = zero
+    for p in range(size):
+        probe += a[p] * zero
+    return probe == 0
+
+
 @_compile
 def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
     channels, width = padded.shape[1], padded.shape[3]
@@ -221,10 +232,7 @@ def _direct_conv2d_weight_grad(padded, grad_out, grad_weight):
     for n in range(padded.shape[0]):
         for c in range(channels):
             plane = padded[n, c].reshape(-1)
-            bad = False
-            for p in range(plane.size):
-                bad |= plane[p] - plane[p] != 0  # inf - inf and NaN - NaN are NaN
-            finite[n, c] = not bad
+            finite[n, c] = _all_finite(plane, plane.size)
     grad_weight[...] = 0
     for n in range(padded.shape[0]):
         for o in range(out_channels):
@@ -303,9 +311,10 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
 # four "parity planes" of it, q[r % 2][s % 2][i][j] = padded[2*i + r % 2][2*j + s % 2], laid
 # out wide like the tiles (tw_n + 1 columns) and shifted by (r // 2, s // 2): so each
 # transformed entry is ONE vectorized loop over a plane's tiles, reading contiguous runs.
-# The loops index flat arrays at unsigned offsets: Numba then adds no negative-index
-# wrap-around and makes no views (each view costs two atomic reference counts, which took
-# more time than a 272-tile loop itself).
+# The loops index flat arrays at unsigned offsets (every term unsigned: Numba types
+# uint64 + int64 as int64): Numba then adds no negative-index wrap-around, and the kernels
+# make no views (each view costs two atomic reference counts, which took more time than a
+# 272-tile loop itself).
 
 _unsigned = np.uint64
 
@@ -344,9 +353,9 @@ def _parity_planes(x, n, c, q, rows, width, top, left):
             j = (first + left) // 2
             count = max(0, min((w - first + 1) // 2, width - j))
             target = _unsigned(((row_parity * 2 + column_parity) * rows + i) * width + j)
-            source = _unsigned(plane + r * w + first)
+            source, step = _unsigned(plane + r * w + first), _unsigned(2)  # unsigned, all
             for t in range(_unsigned(count)):
-                q[target + t] = flat[source + 2 * t]
+                q[target + t] = flat[source + step * t]
 
 
 @_compile
@@ -411,15 +420,34 @@ def _sum3(target, start, source, a, b, c, signs, shift, count):
 
 
 @_compile
+def _interleave_tiles(blocks, tiles, first, width, out, plane):
+    """out's plane at ``plane`` (Ho x Wo, flat) <- the 2x2 blocks of one image's tiles: entry
+    (a, b) of tile (th, tw) at row 2a + b, column first + th*width + tw of ``blocks`` (4 rows
+    of ``tiles``)."""
+    ho, wo = out.shape[2], out.shape[3]
+    out_flat, step, one = out.reshape(-1), _unsigned(2), _unsigned(1)
+    for h in range(ho):
+        target = _unsigned(plane + h * wo)
+        even = _unsigned(2 * (h % 2) * tiles + first + (h // 2) * width)
+        odd = even + _unsigned(tiles)
+        for tw in range(_unsigned(wo // 2)):
+            out_flat[target + step * tw] = blocks[even + tw]
+            out_flat[target + step * tw + one] = blocks[odd + tw]
+        if wo % 2:
+            out_flat[target + wo - 1] = blocks[even + wo // 2]
+
+
+@_compile
 def _winograd_output(m, bias, out, terms):
+    """out (N, O, Ho, Wo) <- A^T M A + bias of every tile of the wide m (16, O, tiles);
+    whether every output is finite."""
     n_images, channels, ho, wo = out.shape
     width, tiles = (wo + 1) // 2 + 1, m.shape[2]
-    per_image = tiles // n_images
+    per_image = (ho + 1) // 2 * width
     rows, signs = terms[:, :, 0], terms[:, :, 1]
-    flat, out_flat = m.reshape(-1), out.reshape(-1)
+    flat = m.reshape(-1)
     columns = np.empty(4 * tiles, dtype=m.dtype)  # a row a of A^T M: entry j at row j
     blocks = np.empty(4 * tiles, dtype=m.dtype)  # A^T M A: entry (a, b) at row 2a + b
-    zeros = np.zeros(ho * wo, dtype=m.dtype)
     zero = m.dtype.type(0)
     finite = True
     for o in range(channels):  # all the images' tiles at once: long runs along m's rows
@@ -433,16 +461,8 @@ def _winograd_output(m, bias, out, terms):
                       tiles)
         for n in range(n_images):
             plane = (n * channels + o) * ho * wo
-            for h in range(ho):
-                target = _unsigned(plane + h * wo)
-                even = _unsigned(2 * (h % 2) * tiles + n * per_image + (h // 2) * width)
-                odd = even + _unsigned(tiles)
-                for tw in range(_unsigned(wo // 2)):
-                    out_flat[target + 2 * tw] = blocks[even + tw]
-                    out_flat[target + 2 * tw + 1] = blocks[odd + tw]
-                if wo % 2:
-                    out_flat[target + wo - 1] = blocks[even + wo // 2]
-            finite &= _dot(out_flat[plane:], zeros, ho * wo) == 0  # 0 * inf and NaN: NaN
+            _interleave_tiles(blocks, tiles, n * per_image, width, out, plane)
+            finite &= _all_finite(out.reshape(-1)[plane:], ho * wo)
     return finite
 
 

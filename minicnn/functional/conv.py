@@ -15,6 +15,7 @@ from minicnn.functional.winograd import (
     winograd_conv2d_input_grad,
     winograd_conv2d_weight_grad,
 )
+from minicnn.functional.workspace import batch_chunks
 
 Pair = tuple[int, int]
 
@@ -92,20 +93,20 @@ def _direct(x, weight, stride: Pair, dilation: Pair) -> bool:
 # Winograd's transforms cost a pass over the input and the output each: they pay for
 # themselves when the GEMMs they shrink are large. Measured on a 2-core AVX2 machine (float32,
 # batch 128, 32x32 planes): 32 -> 64 channels forward 240 -> 152 ms and backward 401 -> 306
-# ms, 64 -> 64 on 16x16 96 -> 60 and 175 -> 140 ms; at 16 channels it ran as fast as im2col
-# forward and 20% slower backward, at 3 channels twice as slow.
+# ms, 64 -> 64 on 16x16 planes 96 -> 60 and 175 -> 140 ms; at 16 channels it ran as fast as
+# im2col forward and 20% slower backward, at 3 channels twice as slow.
 WINOGRAD_MIN_CHANNELS = 32
 
 
-def _winograd(x, weight, stride: Pair, dilation: Pair, groups: int, zero_pads: Pads) -> bool:
+def _winograd(x, weight, stride: Pair, dilation: Pair, groups: int, border: Pads) -> bool:
     """Whether a convolution runs as Winograd's F(2x2, 3x3) (``functional.winograd``): a 3x3
     kernel at unit stride and dilation, one group, at least ``WINOGRAD_MIN_CHANNELS`` input
-    and output channels, a zero border of at most 2 (the input gradient's convolution pads
-    2 - p), on the CPU."""
+    and output channels, a zero ``border`` (top, bottom, left, right) of 0 to 2 (the input
+    gradient's convolution pads 2 - p), on the CPU."""
     return (
         tuple(weight.shape[2:]) == (3, 3) and tuple(stride) == tuple(dilation) == (1, 1)
         and groups == 1 and min(weight.shape[:2]) >= WINOGRAD_MIN_CHANNELS
-        and max(zero_pads) <= 2 and _cpu_float(x, weight)
+        and 0 <= min(border) and max(border) <= 2 and _cpu_float(x, weight)
     )
 
 
@@ -119,13 +120,10 @@ def _column_chunks(source, windows: tuple, groups: int, columns=None):
         return
     kernel_size, _, _, _, out_size = windows
     rows, per_image = channels * kernel_size[0] * kernel_size[1], out_size[0] * out_size[1]
-    chunk = max(1, min(n, columns_budget(source) // (rows * per_image * source.itemsize)))
-    workspace = array_module(source).empty(rows * chunk * per_image, dtype=source.dtype)
     unfold = kernels(source).im2col
-    for start in range(0, n, chunk):
-        images = slice(start, min(n, start + chunk))
-        size = images.stop - start
-        columns = workspace[: rows * size * per_image].reshape(rows, size, per_image)
+    for images, space in batch_chunks(source, rows * per_image, columns_budget(source)):
+        size = images.stop - images.start
+        columns = space.reshape(rows, size, per_image)
         unfold(source[images], *windows, out=columns)
         yield images, columns.reshape(groups, rows // groups, size * per_image)
 
@@ -169,8 +167,8 @@ def conv2d_forward(
                            bias is not None, columns, method)
 
     if _direct(source, weight, stride, dilation):
-        return kernels(x).direct_conv2d_forward(source, weight, bias, zero_pads, out_size), cache(
-            "direct")
+        out = kernels(x).direct_conv2d_forward(source, weight, bias, zero_pads, out_size)
+        return out, cache("direct")
     border = pads if padding_mode == "zeros" else (0, 0, 0, 0)
     if _winograd(source, weight, stride, dilation, groups, border):
         out = winograd_conv2d_forward(source, weight, bias, zero_pads, out_size,

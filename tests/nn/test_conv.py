@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_reference import DTYPES, compare_with_torch, torch_dtype
+from torch_reference import DEVICE, DTYPES, compare_with_torch, torch_dtype
 
 import minicnn as mc
 from minicnn import nn
@@ -312,14 +312,15 @@ def test_conv2d_runs_one_channel_per_group_direct_on_the_cpu(layer, direct, dtyp
 def test_conv2d_runs_3x3_over_many_channels_as_winograd_on_the_cpu(layer, winograd, dtype):
     """A 3x3 kernel at unit stride and dilation, one group, >= 32 channels in and out and a
     zero border of at most 2 runs Winograd's F(2x2, 3x3) (no im2col), in chunks as small as
-    one image; everything else im2col. Both give PyTorch's numbers."""
+    one image; everything else im2col (and so does every layer on the GPU). Both give
+    PyTorch's numbers."""
     ours = nn.Conv2d(**layer, dtype=dtype)
     theirs = torch.nn.Conv2d(**layer, dtype=torch_dtype(dtype))
     x = np.random.default_rng(7).standard_normal((3, layer["in_channels"], 9, 8)).astype(dtype)
     with (columns_budget(1), mock.patch.object(conv_functional, "_column_chunks",
                                                wraps=conv_functional._column_chunks) as im2col):
         compare_with_torch(ours, theirs, x, seed=7)
-    assert (im2col.call_count == 0) == winograd
+    assert (im2col.call_count == 0) == (winograd and DEVICE == "cpu")
 
 
 @pytest.mark.parametrize("planted_in", ["x", "grad_out"])
@@ -348,3 +349,28 @@ def test_conv2d_winograd_leaves_inf_and_nan_to_im2col(planted_in, planted):
                           (ours.weight.grad, theirs.weight.grad),
                           (ours.bias.grad, theirs.bias.grad)):
         np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("failing", ["winograd_conv2d_weight_grad", "winograd_conv2d_input_grad"])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_conv2d_winograd_backward_falls_back_whole(failing, input_grad):
+    """When either Winograd gradient comes back None (an inf, a NaN or an overflow on the
+    way), the whole backward runs over im2col; without the input gradient, only the weight
+    gradient is computed. Both give PyTorch's numbers."""
+    weight = np.random.default_rng(9).standard_normal((32, 32, 3, 3))
+    x, grad = (np.random.default_rng(seed).standard_normal((2, 32, 5, 6)) for seed in (10, 11))
+    x_torch, w_torch = torch.from_numpy(x).requires_grad_(), torch.from_numpy(weight)
+    w_torch.requires_grad_()
+    torch.nn.functional.conv2d(x_torch, w_torch, padding=1).backward(torch.from_numpy(grad))
+    out, cache = mc.functional.conv2d_forward(x, weight, None, (1, 1), (1, 1, 1, 1))
+    assert cache.method == "winograd"
+    with (mock.patch.object(conv_functional, failing, return_value=None),
+          mock.patch.object(conv_functional, "_column_chunks",
+                            wraps=conv_functional._column_chunks) as im2col):
+        grad_x, grad_weight, grad_bias = mc.functional.conv2d_backward(grad, cache, input_grad)
+    falls_back = input_grad or failing == "winograd_conv2d_weight_grad"
+    assert (im2col.call_count == 1) == falls_back and grad_bias is None
+    assert (grad_x is None) == (not input_grad)
+    np.testing.assert_allclose(grad_weight, w_torch.grad.numpy(), rtol=1e-10, atol=1e-10)
+    if input_grad:
+        np.testing.assert_allclose(grad_x, x_torch.grad.numpy(), rtol=1e-10, atol=1e-10)
