@@ -91,10 +91,13 @@ def _direct(x, weight, stride: Pair, dilation: Pair) -> bool:
 
 
 # Winograd's transforms cost a pass over the input and the output each: they pay for
-# themselves when the GEMMs they shrink are large. Measured on a 2-core AVX2 machine (float32,
-# batch 128, 32x32 planes): 32 -> 64 channels forward 240 -> 152 ms and backward 401 -> 306
-# ms, 64 -> 64 on 16x16 planes 96 -> 60 and 175 -> 140 ms; at 16 channels it ran as fast as
-# im2col forward and 20% slower backward, at 3 channels twice as slow.
+# themselves when the GEMMs they shrink are large. Measured on a 2-core AVX2 VM (float32,
+# batch 128): while the host was busy (a 1024^3 sgemm at ~35 GFLOP/s), 32 -> 64 channels on
+# 32x32 planes ran forward 240 -> 152 ms and backward 401 -> 306 ms, 64 -> 64 on 16x16
+# planes 96 -> 60 and 175 -> 140 ms; at 16 channels it ran as fast as im2col forward and 20%
+# slower backward, at 3 channels twice as slow. On the quiet host (sgemm at ~70 GFLOP/s),
+# Winograd and im2col ran even (within 5%) on every 3x3 shape of the benchmarks, in float32
+# and float64: the transforms' memory traffic then costs what the smaller GEMMs save.
 WINOGRAD_MIN_CHANNELS = 32
 
 
