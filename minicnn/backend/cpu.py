@@ -199,8 +199,8 @@ def _widen(grad_plane, wide, width):
                 row[ow] = 0
 
 
-# Its own flags: reassociation lets the compiler keep vector partial sums (no other kernel
-# may reorder float additions).
+# Its own flags: reassociation lets the compiler keep vector partial sums (only this and
+# ``_all_finite`` may reorder float additions).
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _dot(a, b, size):
     """sum of a[p] * b[p] for p < size, its additions reassociated into vector partial sums."""
@@ -311,8 +311,8 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
 # four "parity planes" of it, q[r % 2][s % 2][i][j] = padded[2*i + r % 2][2*j + s % 2], laid
 # out wide like the tiles (tw_n + 1 columns) and shifted by (r // 2, s // 2): so each
 # transformed entry is ONE vectorized loop over a plane's tiles, reading contiguous runs.
-# The loops index flat arrays at unsigned offsets (every term unsigned: Numba types
-# uint64 + int64 as int64): Numba then adds no negative-index wrap-around, and the kernels
+# The loops over tiles index flat arrays at unsigned offsets (every term unsigned: Numba
+# types uint64 + int64 as int64): Numba then adds no negative-index wrap-around, and they
 # make no views (each view costs two atomic reference counts, which took more time than a
 # 272-tile loop itself).
 
@@ -401,7 +401,7 @@ def _winograd_tiles(x, out, top, left, th_n, tw_n, rows, terms):
 
 
 @_compile
-def _zero_extra_column(out, th_n, tw_n):
+def _zero_extra_column(out, tw_n):
     """Zero each tile row's extra column of a wide (16, C, N*th_n*(tw_n + 1))."""
     flat = out.reshape(-1)
     for first in range(0, flat.size, tw_n + 1):
@@ -434,7 +434,7 @@ def _interleave_tiles(blocks, tiles, first, width, out, plane):
             out_flat[target + step * tw] = blocks[even + tw]
             out_flat[target + step * tw + one] = blocks[odd + tw]
         if wo % 2:
-            out_flat[target + wo - 1] = blocks[even + wo // 2]
+            out_flat[target + _unsigned(wo - 1)] = blocks[even + _unsigned(wo // 2)]
 
 
 @_compile
@@ -453,10 +453,12 @@ def _winograd_output(m, bias, out, terms):
     for o in range(channels):  # all the images' tiles at once: long runs along m's rows
         for a in range(2):
             for j in range(4):
-                k0, k1, k2 = ((4 * rows[a] + j) * channels + o) * tiles
+                k0 = ((4 * rows[a, 0] + j) * channels + o) * tiles
+                k1 = ((4 * rows[a, 1] + j) * channels + o) * tiles
+                k2 = ((4 * rows[a, 2] + j) * channels + o) * tiles
                 _sum3(columns, j * tiles, flat, k0, k1, k2, signs[a], zero, tiles)
             for b in range(2):
-                j0, j1, j2 = rows[b] * tiles
+                j0, j1, j2 = rows[b, 0] * tiles, rows[b, 1] * tiles, rows[b, 2] * tiles
                 _sum3(blocks, (2 * a + b) * tiles, columns, j0, j1, j2, signs[b], bias[o],
                       tiles)
         for n in range(n_images):
@@ -472,7 +474,7 @@ def winograd_input_transform(x, padding: Pair, out_size: Pair, out):
     # Each parity plane has a spare row: the extra columns' runs read one row past the tiles.
     _winograd_tiles(np.ascontiguousarray(x), out, padding[0], padding[1], th_n, tw_n,
                     th_n + 2, _INPUT_TERMS)
-    _zero_extra_column(out, th_n, tw_n)
+    _zero_extra_column(out, tw_n)
     return out
 
 

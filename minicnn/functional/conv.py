@@ -61,7 +61,7 @@ def columns_budget(x) -> int:
 
 
 class Conv2dCache(NamedTuple):
-    source: object  # the input, padded here unless the padding is zeros (im2col pads those)
+    source: object  # the input, padded here unless the padding is zeros (read in place)
     in_shape: tuple
     pads: Pads
     padding_mode: str
@@ -154,7 +154,7 @@ def conv2d_forward(
     unless an inf or NaN turns up (then im2col gives PyTorch's numbers).
     """
     xp = array_module(x)
-    if padding_mode == "zeros":  # im2col reads the zero border without building it
+    if padding_mode == "zeros":  # the kernels read the zero border without building it
         source, zero_pads = xp.ascontiguousarray(x), (pads[0], pads[2])
     else:
         source, zero_pads = pad2d(x, pads, padding_mode), (0, 0)

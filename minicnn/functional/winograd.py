@@ -31,7 +31,7 @@ def _transformed_weight(weight):
 
 def _tile_chunks(x, other_rows: int, out_size: Pair, budget: int):
     """Yield (images, v, w) for consecutive chunks of x's batch: ``images`` a slice of it, v
-    (16, C, tiles) and w (16, ``other_rows``, tiles) views of two reused workspaces for the
+    (16, C, tiles) and w (16, ``other_rows``, tiles) two views of one reused workspace for the
     chunk's tiles, the chunk as large as fits both in ``budget`` bytes (at least one image)."""
     channels = x.shape[1]
     th_n, tw_n = winograd_tiles(out_size)
@@ -81,9 +81,10 @@ def winograd_conv2d_weight_grad(x, grad_out, padding: Pair, budget: int):
     (tiles, C). Then d loss / d g = G^T (d loss / d U) G.
     """
     xp, backend = array_module(x), kernels(x)
-    channels, (out_channels, *out_size) = x.shape[1], grad_out.shape[1:]
+    channels, out_channels = x.shape[1], grad_out.shape[1]
+    out_size = tuple(grad_out.shape[2:])
     grad_u = xp.zeros((16, out_channels, channels), dtype=grad_out.dtype)
-    for images, v, y in _tile_chunks(x, out_channels, tuple(out_size), budget):
+    for images, v, y in _tile_chunks(x, out_channels, out_size, budget):
         backend.winograd_input_transform(x[images], padding, out_size, v)
         backend.winograd_gradient_transform(grad_out[images], y)
         grad_u += y @ v.transpose(0, 2, 1)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from minicnn.backend import array_module
 
 
-def batch_chunks(x, entries_per_image: int, budget: int):
+def batch_chunks(x, entries_per_image: int, budget: int) -> Iterator[tuple[slice, object]]:
     """Yield (images, space) for consecutive chunks of x's batch: ``images`` a slice of it,
     ``space`` the first images * ``entries_per_image`` entries of one workspace (x's dtype)
     that every chunk reuses. A chunk holds as many images as fit in ``budget`` bytes, at least

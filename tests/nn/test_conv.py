@@ -362,7 +362,7 @@ def test_conv2d_winograd_backward_falls_back_whole(failing, input_grad):
     x_torch, w_torch = torch.from_numpy(x).requires_grad_(), torch.from_numpy(weight)
     w_torch.requires_grad_()
     torch.nn.functional.conv2d(x_torch, w_torch, padding=1).backward(torch.from_numpy(grad))
-    out, cache = mc.functional.conv2d_forward(x, weight, None, (1, 1), (1, 1, 1, 1))
+    _, cache = mc.functional.conv2d_forward(x, weight, None, (1, 1), (1, 1, 1, 1))
     assert cache.method == "winograd"
     with (mock.patch.object(conv_functional, failing, return_value=None),
           mock.patch.object(conv_functional, "_column_chunks",
