@@ -384,8 +384,8 @@ def _combine(target, start, planes, offsets, signs, count):
 
 @_compile
 def _winograd_tiles(x, out, top, left, th_n, tw_n, rows, terms):
-    """out (16, C, N*th_n*(tw_n + 1)) <- the 16 sums of ``terms`` over every tile of x; a
-    parity plane holds ``rows`` rows of tw_n + 1."""
+    """out (16, C, N*th_n*(tw_n + 1)) <- the 16 sums of ``terms`` over every tile of x, each
+    tile row's extra column zero; a parity plane holds ``rows`` rows of tw_n + 1."""
     n_images, channels = x.shape[0], x.shape[1]
     width = tw_n + 1
     per_image, tiles = th_n * width, out.shape[2]
@@ -398,14 +398,8 @@ def _winograd_tiles(x, out, top, left, th_n, tw_n, rows, terms):
             for km in range(16):
                 start = (km * channels + c) * tiles + n * per_image
                 _combine(flat, start, q, offsets[km], signs[km], per_image)
-
-
-@_compile
-def _zero_extra_column(out, tw_n):
-    """Zero each tile row's extra column of a wide (16, C, N*th_n*(tw_n + 1))."""
-    flat = out.reshape(-1)
-    for first in range(0, flat.size, tw_n + 1):
-        flat[first + tw_n] = 0
+                for th in range(th_n):  # while the run is in the cache
+                    flat[start + th * width + tw_n] = 0
 
 
 @_compile
@@ -420,12 +414,11 @@ def _sum3(target, start, source, a, b, c, signs, shift, count):
 
 
 @_compile
-def _interleave_tiles(blocks, tiles, first, width, out, plane):
-    """out's plane at ``plane`` (Ho x Wo, flat) <- the 2x2 blocks of one image's tiles: entry
-    (a, b) of tile (th, tw) at row 2a + b, column first + th*width + tw of ``blocks`` (4 rows
-    of ``tiles``)."""
-    ho, wo = out.shape[2], out.shape[3]
-    out_flat, step, one = out.reshape(-1), _unsigned(2), _unsigned(1)
+def _interleave_tiles(blocks, tiles, first, width, out_flat, plane, ho, wo):
+    """The Ho x Wo plane of the flat output at ``plane`` <- the 2x2 blocks of one image's
+    tiles: entry (a, b) of tile (th, tw) at row 2a + b, column first + th*width + tw of
+    ``blocks`` (4 rows of ``tiles``)."""
+    step, one = _unsigned(2), _unsigned(1)
     for h in range(ho):
         target = _unsigned(plane + h * wo)
         even = _unsigned(2 * (h % 2) * tiles + first + (h // 2) * width)
@@ -445,7 +438,7 @@ def _winograd_output(m, bias, out, terms):
     width, tiles = (wo + 1) // 2 + 1, m.shape[2]
     per_image = (ho + 1) // 2 * width
     rows, signs = terms[:, :, 0], terms[:, :, 1]
-    flat = m.reshape(-1)
+    flat, out_flat = m.reshape(-1), out.reshape(-1)
     columns = np.empty(4 * tiles, dtype=m.dtype)  # a row a of A^T M: entry j at row j
     blocks = np.empty(4 * tiles, dtype=m.dtype)  # A^T M A: entry (a, b) at row 2a + b
     zero = m.dtype.type(0)
@@ -463,8 +456,8 @@ def _winograd_output(m, bias, out, terms):
                       tiles)
         for n in range(n_images):
             plane = (n * channels + o) * ho * wo
-            _interleave_tiles(blocks, tiles, n * per_image, width, out, plane)
-            finite &= _all_finite(out.reshape(-1)[plane:], ho * wo)
+            _interleave_tiles(blocks, tiles, n * per_image, width, out_flat, plane, ho, wo)
+            finite &= _all_finite(out_flat[plane:], ho * wo)
     return finite
 
 
@@ -474,20 +467,19 @@ def winograd_input_transform(x, padding: Pair, out_size: Pair, out):
     # Each parity plane has a spare row: the extra columns' runs read one row past the tiles.
     _winograd_tiles(np.ascontiguousarray(x), out, padding[0], padding[1], th_n, tw_n,
                     th_n + 2, _INPUT_TERMS)
-    _zero_extra_column(out, tw_n)
     return out
 
 
 def winograd_output_transform(m, bias, out) -> bool:
     """Numba twin of ``plain.winograd_output_transform``."""
-    bias = np.zeros(out.shape[1], m.dtype) if bias is None else np.ascontiguousarray(bias)
+    bias = (np.zeros(out.shape[1], m.dtype) if bias is None
+            else np.ascontiguousarray(bias, dtype=m.dtype))  # no float64 shift on float32 sums
     return _winograd_output(m, bias, out, _OUTPUT_TERMS)
 
 
 def winograd_gradient_transform(grad_out, out):
     """Numba twin of ``plain.winograd_gradient_transform``."""
     th_n, tw_n = plain.winograd_tiles(grad_out.shape[2:])
-    # The gradient's parity planes keep their extra column zero: so do the sums.
     _winograd_tiles(np.ascontiguousarray(grad_out), out, 0, 0, th_n, tw_n, th_n,
                     _GRADIENT_TERMS)
     return out
