@@ -22,34 +22,36 @@ from minicnn.backend import plain
 Pair = tuple[int, int]
 
 _compile = njit(cache=True, nogil=True)
+_unsigned = np.uint64
 
 
 @_compile
-def _inside(offset, step, size, count):
-    """The output positions [first, stop) of ``count`` whose input position offset + o*step
-    lies in [0, size): the rest of a window row or column hangs over the zero border."""
-    first = min(count, max(0, (step - 1 - offset) // step))
-    stop = max(first, min(count, (size - offset + step - 1) // step))
+def _inside(offset, size, count):
+    """The output positions [first, stop) of ``count`` whose input position offset + o lies in
+    [0, size): the rest of a window row or column hangs over the zero border."""
+    first = min(count, max(0, -offset))
+    stop = max(first, min(count, size - offset))
     return first, stop
 
 
 @_compile
-def _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+def _im2col(x, cols, kh, kw, ph, pw, dh, dw, ho, wo):
+    """im2col at unit stride (``_im2col_phases`` takes the strided ones)."""
     n_images, channels, h, w = x.shape
-    # With stride 1 and Wo == W, consecutive output rows read consecutive input rows: a whole
+    # With Wo == W, consecutive output rows read consecutive input rows: a whole
     # kernel offset is one contiguous run of the plane, shifted. Its entries that wrap around
     # a row's edge belong to the zero border and are zeroed after the copy.
     # (The loops index views from 0 with range() counters and make few views: Numba then
     # vectorizes them; each view costs a reference count, which matters at 10-wide rows.)
-    as_run = sh == 1 and sw == 1 and wo == w
+    as_run = wo == w
     for n in range(n_images):
         for c in range(channels):
             plane = x[n, c].reshape(h * w)
             for i in range(kh):
-                top, row_stop = _inside(i * dh - ph, sh, h, ho)
+                top, row_stop = _inside(i * dh - ph, h, ho)
                 for j in range(kw):
                     offset = j * dw - pw
-                    left, right = _inside(offset, sw, w, wo)
+                    left, right = _inside(offset, w, wo)
                     bottom = row_stop if left < right else top  # no column inside: no row
                     row = cols[(c * kh + i) * kw + j, n]
                     if top > 0 or bottom < ho or left > 0 or right < wo:
@@ -70,27 +72,24 @@ def _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
                         continue
                     for oh in range(top, bottom):
                         target = row[oh * wo + left : oh * wo + right]
-                        source = plane[(oh * sh + i * dh - ph) * w + left * sw + offset :]
-                        if sw == 1:
-                            for t in range(right - left):
-                                target[t] = source[t]
-                        else:
-                            for t in range(right - left):
-                                target[t] = source[t * sw]
+                        source = plane[(oh + i * dh - ph) * w + left + offset :]
+                        for t in range(right - left):
+                            target[t] = source[t]
 
 
 @_compile
-def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+def _col2im(cols, x, kh, kw, ph, pw, dh, dw, ho, wo):
+    """col2im at unit stride (``_col2im_phases`` takes the strided ones)."""
     n_images, channels, h, w = x.shape
-    as_run = sh == 1 and sw == 1 and wo == w  # as in _im2col
+    as_run = wo == w  # as in _im2col
     for n in range(n_images):
         for c in range(channels):
             plane = x[n, c].reshape(h * w)
             for i in range(kh):
-                top, row_stop = _inside(i * dh - ph, sh, h, ho)
+                top, row_stop = _inside(i * dh - ph, h, ho)
                 for j in range(kw):
                     offset = j * dw - pw
-                    left, right = _inside(offset, sw, w, wo)
+                    left, right = _inside(offset, w, wo)
                     bottom = row_stop if left < right else top
                     row = cols[(c * kh + i) * kw + j, n]
                     if as_run:  # drop the border's entries, which would wrap onto a neighbour
@@ -107,14 +106,109 @@ def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
                             target[t] += source[t]
                         continue
                     for oh in range(top, bottom):
-                        target = plane[(oh * sh + i * dh - ph) * w + left * sw + offset :]
+                        target = plane[(oh + i * dh - ph) * w + left + offset :]
                         source = row[oh * wo + left : oh * wo + right]
-                        if sw == 1:
-                            for t in range(right - left):
-                                target[t] += source[t]
-                        else:
-                            for t in range(right - left):
-                                target[t * sw] += source[t]
+                        for t in range(right - left):
+                            target[t] += source[t]
+
+
+# A strided window reads every sh-th row and sw-th column: a gather that does not vectorize,
+# repeated for each kernel offset. So a strided im2col first splits each plane once into its
+# sh*sw "phases", phase (a, b) holding the pixels (r*sh + a, q*sw + b), inside a zero border.
+# Kernel offset (i, j) then reads ONE phase at unit stride, shifted by ((i*dh - ph) // sh,
+# (j*dw - pw) // sw): a block copy of Ho rows of Wo contiguous entries. col2im adds the
+# blocks into the phases and scatters them back once.
+
+
+@_compile
+def _phase_extent(size, kernel, step, pad, dilation, count):
+    """(border, extent) of one axis of a plane's phases: the zero border before the plane's
+    ceil(size / step) entries, and the length with the border around, so that every offset's
+    ``count`` reads stay inside."""
+    first_shift = -pad // step
+    last_shift = ((kernel - 1) * dilation - pad) // step
+    border = max(0, -first_shift)
+    return border, max(border + (size + step - 1) // step, border + last_shift + count)
+
+
+@_compile
+def _split_phases(x, n, c, phases, rows, width, top, left, sh, sw):
+    """The phases of plane x[n, c] into ``phases`` (sh*sw phases of ``rows`` x ``width``, flat),
+    from row ``top`` and column ``left`` of each."""
+    h, w = x.shape[2], x.shape[3]
+    plane = x[n, c].reshape(-1)
+    for r in range(h):
+        for b in range(sw):
+            target = _unsigned((((r % sh) * sw + b) * rows + top + r // sh) * width + left)
+            source, step = _unsigned(r * w + b), _unsigned(sw)
+            for q in range(_unsigned((w - b + sw - 1) // sw)):
+                phases[target + q] = plane[source + q * step]
+
+
+@_compile
+def _merge_phases(phases, x, n, c, rows, width, top, left, sh, sw):
+    """Adds ``phases`` (as ``_split_phases`` lays them out) back into plane x[n, c]."""
+    h, w = x.shape[2], x.shape[3]
+    plane = x[n, c].reshape(-1)
+    for r in range(h):
+        for b in range(sw):
+            source = _unsigned((((r % sh) * sw + b) * rows + top + r // sh) * width + left)
+            target, step = _unsigned(r * w + b), _unsigned(sw)
+            for q in range(_unsigned((w - b + sw - 1) // sw)):
+                plane[target + q * step] += phases[source + q]
+
+
+@_compile
+def _phase_start(i, kernel_step, pad, step, border):
+    """(phase, first row) that kernel offset ``i`` reads along one axis: input position
+    o*step + i*kernel_step - pad is entry o + (i*kernel_step - pad) // step of its phase."""
+    offset = i * kernel_step - pad
+    return offset % step, border + offset // step
+
+
+@_compile
+def _im2col_phases(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    n_images, channels = x.shape[0], x.shape[1]
+    top, rows = _phase_extent(x.shape[2], kh, sh, ph, dh, ho)
+    left, width = _phase_extent(x.shape[3], kw, sw, pw, dw, wo)
+    phases = np.zeros(sh * sw * rows * width, dtype=cols.dtype)  # the borders stay zero
+    flat, per_row = cols.reshape(-1), n_images * ho * wo
+    for n in range(n_images):
+        for c in range(channels):
+            _split_phases(x, n, c, phases, rows, width, top, left, sh, sw)
+            for i in range(kh):
+                a, first_row = _phase_start(i, dh, ph, sh, top)
+                for j in range(kw):
+                    b, first_column = _phase_start(j, dw, pw, sw, left)
+                    target = ((c * kh + i) * kw + j) * per_row + n * ho * wo
+                    source = ((a * sw + b) * rows + first_row) * width + first_column
+                    for oh in range(ho):
+                        start, read = _unsigned(target + oh * wo), _unsigned(source + oh * width)
+                        for t in range(_unsigned(wo)):
+                            flat[start + t] = phases[read + t]
+
+
+@_compile
+def _col2im_phases(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    n_images, channels = x.shape[0], x.shape[1]
+    top, rows = _phase_extent(x.shape[2], kh, sh, ph, dh, ho)
+    left, width = _phase_extent(x.shape[3], kw, sw, pw, dw, wo)
+    phases = np.empty(sh * sw * rows * width, dtype=cols.dtype)
+    flat, per_row = cols.reshape(-1), n_images * ho * wo
+    for n in range(n_images):
+        for c in range(channels):
+            phases[:] = 0
+            for i in range(kh):
+                a, first_row = _phase_start(i, dh, ph, sh, top)
+                for j in range(kw):
+                    b, first_column = _phase_start(j, dw, pw, sw, left)
+                    source = ((c * kh + i) * kw + j) * per_row + n * ho * wo
+                    target = ((a * sw + b) * rows + first_row) * width + first_column
+                    for oh in range(ho):
+                        read, start = _unsigned(source + oh * wo), _unsigned(target + oh * width)
+                        for t in range(_unsigned(wo)):
+                            phases[start + t] += flat[read + t]
+            _merge_phases(phases, x, n, c, rows, width, top, left, sh, sw)
 
 
 def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_size: Pair,
@@ -123,7 +217,11 @@ def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_siz
     n, c = x.shape[:2]
     if out is None:
         out = np.empty((c * kernel[0] * kernel[1], n, out_size[0] * out_size[1]), x.dtype)
-    _im2col(np.ascontiguousarray(x), out, *kernel, *stride, *padding, *dilation, *out_size)
+    x = np.ascontiguousarray(x)
+    if tuple(stride) == (1, 1):
+        _im2col(x, out, *kernel, *padding, *dilation, *out_size)
+    else:
+        _im2col_phases(x, out, *kernel, *stride, *padding, *dilation, *out_size)
     return out
 
 
@@ -139,7 +237,10 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
     else:
         out[...] = 0
     cols = np.ascontiguousarray(cols) if overwrite_cols else np.array(cols, order="C")
-    _col2im(cols, out, *kernel, *stride, *padding, *dilation, *out_size)
+    if tuple(stride) == (1, 1):
+        _col2im(cols, out, *kernel, *padding, *dilation, *out_size)
+    else:
+        _col2im_phases(cols, out, *kernel, *stride, *padding, *dilation, *out_size)
     return out
 
 
@@ -316,7 +417,6 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
 # make no views (each view costs two atomic reference counts, which took more time than a
 # 272-tile loop itself).
 
-_unsigned = np.uint64
 
 
 def _nonzero_terms(left, right) -> np.ndarray:
