@@ -235,6 +235,21 @@ def test_conv2d_uneven_chunks_and_an_empty_batch_match_torch():
     np.testing.assert_array_equal(ours.bias.grad, np.zeros(3))
 
 
+def test_conv2d_kept_columns_take_their_gradient_a_few_images_at_a_time():
+    """Columns kept from the forward get their gradient in a quarter of the budget: here one
+    image at a time (the budget holds the five images' columns, a quarter less than two)."""
+    mc.manual_seed(4)
+    ours = nn.Conv2d(4, 6, 3, padding=1, groups=2, dtype=np.float64)
+    theirs = torch.nn.Conv2d(4, 6, 3, padding=1, groups=2, dtype=torch.float64)
+    x = np.random.default_rng(4).standard_normal((5, 4, 6, 6))
+    five_images = 5 * 4 * 9 * 36 * 8  # bytes of the batch's columns
+    with (columns_budget(five_images),
+          mock.patch.object(conv_functional, "_fold_columns_gradient",
+                            wraps=conv_functional._fold_columns_gradient) as fold):
+        compare_with_torch(ours, theirs, x, seed=4)
+    assert [len(call.args[2]) for call in fold.call_args_list] == [1] * 5
+
+
 def test_conv2d_keeps_the_columns_only_within_the_budget():
     """One image whose columns exceed the budget is unfolded again in backward rather than
     kept: the memory between forward and backward stays bounded."""
