@@ -403,6 +403,28 @@ def test_backward_before_forward_and_wrong_grad_shape():
         custom_net(nn).backward(np.ones((1, 2), np.float32))
 
 
+def test_a_call_drops_the_last_forwards_cache_before_it_runs():
+    """The saved arrays of the last batch are let go before the next forward allocates its
+    own; a forward that fails leaves no stale cache for backward."""
+    model = small_net(nn)
+    model(np.zeros((2, 1, 8, 8), np.float32))
+    caches_seen = []
+    first = model[0]
+    original_forward = first.forward
+
+    def forward(x):
+        caches_seen.append(first._cache)
+        return original_forward(x)
+
+    first.forward = forward
+    model(np.zeros((2, 1, 8, 8), np.float32))
+    assert caches_seen == [None] and first._cache is not None
+    with pytest.raises(ValueError, match="expected input with 1 channels"):
+        model(np.zeros((2, 3, 8, 8), np.float32))
+    with pytest.raises(RuntimeError, match="backward\\(\\) called before forward"):
+        first.backward(np.ones((2, 4, 6, 6), np.float32))
+
+
 def test_base_module_without_forward_or_backward():
     with pytest.raises(NotImplementedError, match="Module does not implement forward"):
         nn.Module()(np.zeros(2))
