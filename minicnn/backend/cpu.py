@@ -22,6 +22,8 @@ from minicnn.backend import plain
 Pair = tuple[int, int]
 
 _compile = njit(cache=True, nogil=True)
+# Flat arrays indexed at unsigned offsets (every term unsigned: Numba types uint64 + int64 as
+# int64) get no negative-index wrap-around check, which keeps short loops vectorized.
 _unsigned = np.uint64
 
 
@@ -125,7 +127,7 @@ def _phase_extent(size, kernel, step, pad, dilation, count):
     """(border, extent) of one axis of a plane's phases: the zero border before the plane's
     ceil(size / step) entries, and the length with the border around, so that every offset's
     ``count`` reads stay inside."""
-    first_shift = -pad // step
+    first_shift = (-pad) // step
     last_shift = ((kernel - 1) * dilation - pad) // step
     border = max(0, -first_shift)
     return border, max(border + (size + step - 1) // step, border + last_shift + count)
@@ -168,6 +170,7 @@ def _phase_start(i, kernel_step, pad, step, border):
 
 @_compile
 def _im2col_phases(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    """im2col at a stride above 1, over each plane's phases; ``cols`` C-contiguous."""
     n_images, channels = x.shape[0], x.shape[1]
     top, rows = _phase_extent(x.shape[2], kh, sh, ph, dh, ho)
     left, width = _phase_extent(x.shape[3], kw, sw, pw, dw, wo)
@@ -190,6 +193,8 @@ def _im2col_phases(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
 
 @_compile
 def _col2im_phases(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    """col2im at a stride above 1, over each plane's phases; reads ``cols`` (C-contiguous)
+    only."""
     n_images, channels = x.shape[0], x.shape[1]
     top, rows = _phase_extent(x.shape[2], kh, sh, ph, dh, ho)
     left, width = _phase_extent(x.shape[3], kw, sw, pw, dw, wo)
@@ -220,8 +225,10 @@ def im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, out_siz
     x = np.ascontiguousarray(x)
     if tuple(stride) == (1, 1):
         _im2col(x, out, *kernel, *padding, *dilation, *out_size)
-    else:
+    elif out.flags.c_contiguous:
         _im2col_phases(x, out, *kernel, *stride, *padding, *dilation, *out_size)
+    else:  # the phase kernel writes a flat view
+        out[...] = im2col(x, kernel, stride, padding, dilation, out_size)
     return out
 
 
@@ -229,18 +236,20 @@ def col2im(cols, shape: tuple, kernel: Pair, stride: Pair, padding: Pair, dilati
            out_size: Pair, out=None, overwrite_cols: bool = False):
     """Numba twin of ``plain.col2im``: (C*kh*kw, N, Ho*Wo) -> (N, C, H, W), summing overlaps.
 
-    The kernel zeroes the entries of ``cols`` that fall in the zero border before it adds whole
-    runs; it works on a copy unless ``overwrite_cols`` says ``cols`` is scratch space.
+    At unit stride the kernel zeroes the entries of ``cols`` that fall in the zero border before
+    it adds whole runs: it works on a copy unless ``overwrite_cols`` says ``cols`` is scratch
+    space. The strided kernel only reads ``cols``.
     """
     if out is None:
         out = np.zeros(shape, dtype=cols.dtype)
     else:
         out[...] = 0
-    cols = np.ascontiguousarray(cols) if overwrite_cols else np.array(cols, order="C")
     if tuple(stride) == (1, 1):
+        cols = np.ascontiguousarray(cols) if overwrite_cols else np.array(cols, order="C")
         _col2im(cols, out, *kernel, *padding, *dilation, *out_size)
     else:
-        _col2im_phases(cols, out, *kernel, *stride, *padding, *dilation, *out_size)
+        _col2im_phases(np.ascontiguousarray(cols), out, *kernel, *stride, *padding, *dilation,
+                       *out_size)
     return out
 
 
@@ -416,7 +425,6 @@ def direct_conv2d_input_grad(grad_out, weight, in_shape: tuple, padding: Pair):
 # types uint64 + int64 as int64): Numba then adds no negative-index wrap-around, and they
 # make no views (each view costs two atomic reference counts, which took more time than a
 # 272-tile loop itself).
-
 
 
 def _nonzero_terms(left, right) -> np.ndarray:

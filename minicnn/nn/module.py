@@ -75,8 +75,8 @@ class Module:
     # --- forward / backward -------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
-        # The last forward's cache goes first: a training step then never holds two batches'
-        # saved arrays at once (LeNet-5's kept im2col columns made that its peak).
+        # The last forward's cache goes first: a module never holds two batches' saved arrays
+        # at once (LeNet-5's kept im2col columns, old and new, made its training step's peak).
         self._cache = None
         return self.forward(*args, **kwargs)
 
